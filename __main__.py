@@ -1,0 +1,74 @@
+"""Botfront on Kubernetes: settings -> cluster -> database -> secrets -> platform -> outputs."""
+
+import pulumi
+
+from components.cluster import KubernetesTarget, KubernetesTargetArgs
+from components.database import MongoDatabase
+from components.mongo import InClusterMongo, InClusterMongoArgs
+from components.platform import BotfrontPlatform, BotfrontPlatformArgs
+from components.secrets import GeneratedSecrets, GeneratedSecretsArgs
+from components.settings import Settings, load_settings
+
+
+def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
+    in_cluster = pulumi.ResourceOptions(providers=[target.provider])
+    return InClusterMongo(
+        "database",
+        InClusterMongoArgs(
+            namespace=target.namespace_name,
+            image=settings.images["mongo"],
+            database_name=settings.database.name,
+            oplog=settings.database.oplog,
+            protect=settings.protect,
+            resources=settings.resources["mongo"],
+            storage_class=settings.models.storage_class,
+            openshift=settings.platform == "openshift",
+        ),
+        opts=in_cluster,
+    )
+
+
+settings = load_settings()  # every problem reported before any resource is registered
+
+target = KubernetesTarget(
+    "cluster",
+    KubernetesTargetArgs(namespace=settings.namespace, protect=settings.protect, render_to=settings.render_to),
+)
+on_cluster = pulumi.ResourceOptions(providers=[target.provider])
+
+database = build_database(settings, target)
+
+secrets = GeneratedSecrets(
+    "secrets",
+    GeneratedSecretsArgs(
+        namespace=target.namespace_name,
+        mongo_url=database.mongo_url,
+        mongo_oplog_url=database.mongo_oplog_url,
+        mail_url=settings.mail_url,
+    ),
+    opts=on_cluster,
+)
+
+platform = BotfrontPlatform(
+    "botfront",
+    BotfrontPlatformArgs(
+        settings=settings,
+        namespace=target.namespace_name,
+        secret_name=secrets.secret_name,
+        checksum_key=secrets.api_key,
+        secret_entries=secrets.entries,
+        depends_on=[secrets.secret],
+    ),
+    opts=on_cluster,
+)
+
+pulumi.export("release", settings.release.version)
+pulumi.export("namespace", target.namespace_name)
+pulumi.export("botfrontUrl", platform.botfront_url)
+pulumi.export("rasaUrl", platform.rasa_url)
+pulumi.export("services", sorted(platform.workloads))
+# What to enter in Botfront > Settings > Instance so the UI can reach and train Rasa.
+pulumi.export("rasaInstanceHost", "http://rasa:5005")
+pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
+pulumi.export("graphqlApiKey", pulumi.Output.secret(secrets.api_key))
+pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))

@@ -1,0 +1,203 @@
+"""BotfrontPlatform: the models volume, Rasa's config, every service, and the ingresses."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+import pulumi_kubernetes.networking.v1 as networking
+
+from components import rasa_config
+from components.database import keep_data
+from components.services import (
+    BOTFRONT,
+    MODELS_CLAIM,
+    PORTS,
+    RASA,
+    RASA_CONFIG_SECRET,
+    application_specs,
+)
+from components.settings import Settings
+from components.workload import Workload, WorkloadArgs
+
+# ingress-nginx: Meteor's DDP and Rasa's socket.io need websockets (native in ingress-nginx) and
+# sticky sessions for their polling fallback; training uploads and long trainings need large
+# bodies and long timeouts (the botfront-project chart's values).
+NGINX_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/affinity": "cookie",
+    "nginx.ingress.kubernetes.io/session-cookie-name": "botfront-affinity",
+    "nginx.ingress.kubernetes.io/proxy-body-size": "32m",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+}
+
+
+@dataclass
+class BotfrontPlatformArgs:
+    settings: Settings
+    namespace: pulumi.Input[str]
+    secret_name: str
+    # Keys the checksum annotations (HMAC) so they reveal nothing about secret content.
+    checksum_key: pulumi.Input[str]
+    # Everything in the stack's Secret, for the checksum of the pods that read it.
+    secret_entries: Mapping[str, pulumi.Input[str]]
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def checksum(key: pulumi.Input[str], parts: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:
+    """An HMAC-SHA256 of `parts`: changes whenever they do, reveals nothing about them."""
+
+    def digest(values: list[str]) -> str:
+        secret_key, *contents = values
+        return hmac.new(secret_key.encode(), "\0".join(contents).encode(), hashlib.sha256).hexdigest()
+
+    return pulumi.Output.unsecret(pulumi.Output.all(key, *parts).apply(digest))
+
+
+class BotfrontPlatform(pulumi.ComponentResource):
+    workloads: dict[str, Workload]
+    ingresses: dict[str, networking.Ingress]
+    models_volume: core.PersistentVolumeClaim
+    rasa_config: core.Secret
+
+    def __init__(self, name: str, args: BotfrontPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("botfront:platform:BotfrontPlatform", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/part-of": "botfront", "app.kubernetes.io/instance": settings.stack}
+
+        self.models_volume = core.PersistentVolumeClaim(
+            MODELS_CLAIM,
+            metadata=meta.ObjectMetaArgs(name=MODELS_CLAIM, namespace=args.namespace, labels=labels),
+            spec=core.PersistentVolumeClaimSpecArgs(
+                access_modes=[settings.models.access_mode],
+                storage_class_name=settings.models.storage_class,
+                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.models.size}),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, keep_data(settings.protect)),
+        )
+
+        config_inputs = pulumi.Output.from_input(settings.chatbase_api_key).apply(
+            lambda chatbase: rasa_config.RasaConfigInputs(
+                rasa_url=settings.rasa_url,
+                actions=settings.actions_image is not None,
+                max_events=settings.tracker.max_events,
+                persist_time=settings.tracker.persist_time,
+                regression_test_channel=settings.release.regression_test_channel,
+                chatbase_api_key=chatbase,
+            )
+        )
+        endpoints_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.endpoints(i)))
+        credentials_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.credentials(i)))
+        self.rasa_config = core.Secret(
+            RASA_CONFIG_SECRET,
+            metadata=meta.ObjectMetaArgs(name=RASA_CONFIG_SECRET, namespace=args.namespace, labels=labels),
+            type="Opaque",
+            string_data={"endpoints.yml": endpoints_yml, "credentials.yml": credentials_yml},
+            opts=child,
+        )
+
+        secret_checksum = checksum(
+            args.checksum_key,
+            [pulumi.Output.concat(k, "=", v) for k, v in sorted(args.secret_entries.items())],
+        )
+        rasa_checksum = checksum(args.checksum_key, [endpoints_yml, credentials_yml])
+        self.workloads = {}
+        for spec in application_specs(settings):
+            annotations: dict[str, pulumi.Input[str]] = {}
+            if any(env.secret_key for env in spec.env):
+                annotations["checksum/secrets"] = secret_checksum
+            if spec.name == RASA:
+                annotations["checksum/rasa-config"] = rasa_checksum
+            self.workloads[spec.name] = Workload(
+                spec.name,
+                WorkloadArgs(
+                    spec=spec,
+                    namespace=args.namespace,
+                    secret_name=args.secret_name,
+                    openshift=settings.platform == "openshift",
+                    pod_annotations=annotations,
+                    labels=labels,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.models_volume, self.rasa_config, *args.depends_on]
+                ),
+            )
+
+        self.ingresses = {}
+        if settings.ingress.enabled:
+            for service, url in ((BOTFRONT, settings.root_url), (RASA, settings.rasa_url)):
+                self.ingresses[service] = _ingress(service, url, settings, args.namespace, labels, child)
+
+        self.botfront_url = settings.root_url
+        self.rasa_url = settings.rasa_url
+        self.register_outputs(
+            {
+                "botfrontUrl": self.botfront_url,
+                "rasaUrl": self.rasa_url,
+                "services": sorted(self.workloads),
+            }
+        )
+
+
+def _ingress(
+    service: str,
+    url: str,
+    settings: Settings,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> networking.Ingress:
+    ingress = settings.ingress
+    host = urlsplit(url).hostname or ""
+    path = urlsplit(url).path or "/"
+    annotations: dict[str, str] = {
+        # Many controllers never publish a load-balancer address; don't wait for one.
+        "pulumi.com/skipAwait": "true",
+    }
+    if ingress.class_name == "nginx":
+        annotations.update(NGINX_ANNOTATIONS)
+    if ingress.cluster_issuer:
+        annotations["cert-manager.io/cluster-issuer"] = ingress.cluster_issuer
+    annotations.update(ingress.annotations)
+    tls = None
+    if ingress.tls:
+        tls = [
+            networking.IngressTLSArgs(
+                hosts=[host], secret_name=ingress.tls_secret_name or f"{service}-tls"
+            )
+        ]
+    return networking.Ingress(
+        service,
+        metadata=meta.ObjectMetaArgs(name=service, namespace=namespace, labels=dict(labels), annotations=annotations),
+        spec=networking.IngressSpecArgs(
+            ingress_class_name=ingress.class_name,
+            tls=tls,
+            rules=[
+                networking.IngressRuleArgs(
+                    host=host,
+                    http=networking.HTTPIngressRuleValueArgs(
+                        paths=[
+                            networking.HTTPIngressPathArgs(
+                                path=path,
+                                path_type="Prefix",
+                                backend=networking.IngressBackendArgs(
+                                    service=networking.IngressServiceBackendArgs(
+                                        name=service,
+                                        port=networking.ServiceBackendPortArgs(number=PORTS[service]),
+                                    )
+                                ),
+                            )
+                        ]
+                    ),
+                )
+            ],
+        ),
+        opts=opts,
+    )

@@ -1,0 +1,66 @@
+"""Generated credentials and the one Kubernetes Secret the Botfront services read.
+
+Values come from pulumi-random (kept in the stack's encrypted state, so they are stable across
+updates), land in a single Secret, and reach containers only through secretKeyRef.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+import pulumi_random as random
+
+from components.services import SECRET_NAME, SecretKeys
+
+
+@dataclass
+class GeneratedSecretsArgs:
+    namespace: pulumi.Input[str]
+    mongo_url: pulumi.Input[str]
+    mongo_oplog_url: pulumi.Input[str] | None = None
+    mail_url: pulumi.Input[str] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class GeneratedSecrets(pulumi.ComponentResource):
+    api_key: pulumi.Output[str]
+    rasa_auth_token: pulumi.Output[str]
+    secret_name: str
+    secret: core.Secret
+
+    def __init__(
+        self, name: str, args: GeneratedSecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("botfront:secrets:GeneratedSecrets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Alphanumeric: both travel in HTTP headers and query strings (`?token=`) unescaped.
+        self.api_key = random.RandomPassword(
+            f"{name}-graphql-api-key", length=48, special=False, opts=child
+        ).result
+        self.rasa_auth_token = random.RandomPassword(
+            f"{name}-rasa-auth-token", length=48, special=False, opts=child
+        ).result
+
+        entries: dict[str, pulumi.Input[str]] = {
+            SecretKeys.API_KEY: self.api_key,
+            SecretKeys.RASA_AUTH_TOKEN: self.rasa_auth_token,
+            SecretKeys.MONGO_URL: args.mongo_url,
+        }
+        if args.mongo_oplog_url is not None:
+            entries[SecretKeys.MONGO_OPLOG_URL] = args.mongo_oplog_url
+        if args.mail_url is not None:
+            entries[SecretKeys.MAIL_URL] = args.mail_url
+        self.secret_name = SECRET_NAME
+        self.secret = core.Secret(
+            SECRET_NAME,
+            metadata=meta.ObjectMetaArgs(name=SECRET_NAME, namespace=args.namespace, labels=dict(args.labels)),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(value) for key, value in entries.items()},
+            opts=child,
+        )
+        self.entries = entries
+        self.register_outputs({"secretName": self.secret.metadata.name})

@@ -1,0 +1,200 @@
+"""What each Botfront service is, as data: a `ServiceSpec` per service from the settings.
+
+Facts (ports, env vars, health paths, image users) come from shared/reference/botfront-facts.md.
+No Pulumi resources here: `components/platform.py` feeds these specs to the shared builder.
+"""
+
+from __future__ import annotations
+
+from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
+from components.settings import Settings
+from components.workload import Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
+
+# Names in-cluster clients use: Botfront seeds exactly these hosts into its default endpoints
+# and instance settings (ORCHESTRATOR=docker-compose defaults).
+BOTFRONT, RASA, DUCKLING, ACTIONS, BOTFRONT_API = "botfront", "rasa", "duckling", "actions", "botfront-api"
+PORTS = {BOTFRONT: 3000, RASA: 5005, DUCKLING: 8000, ACTIONS: 5055, BOTFRONT_API: 8080}
+
+SECRET_NAME = "botfront-secrets"  # API key, Rasa token, Mongo URLs, mail URL
+RASA_CONFIG_SECRET = "rasa-config"  # endpoints.yml, credentials.yml
+MODELS_CLAIM = "models"
+MODELS_PATH = "/app/models"
+
+
+class SecretKeys:
+    """Keys of the stack's Secret; containers reach them by secretKeyRef only."""
+
+    API_KEY = "api-key"
+    RASA_AUTH_TOKEN = "rasa-auth-token"
+    MONGO_URL = "mongo-url"
+    MONGO_OPLOG_URL = "mongo-oplog-url"
+    MAIL_URL = "mail-url"
+
+
+# Both pods that write /app/models share this group, so files either one writes stay writable
+# for the other on the shared volume.
+MODELS_GROUP = 1001
+
+# Rasa images before v2.2.5-bf.5 take the auth token only as a `--auth-token` argument. Passing
+# it through argv from inside Python keeps it out of the pod spec and the process table.
+_RASA_LEGACY_LAUNCH = (
+    "python",
+    "-c",
+    "import os, sys\n"
+    "from rasa.__main__ import main\n"
+    "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN']]\n"
+    "main()\n",
+)
+
+
+def botfront_spec(settings: Settings) -> ServiceSpec:
+    env = [
+        Env("ROOT_URL", settings.root_url),
+        Env("PORT", str(PORTS[BOTFRONT])),  # /health calls localhost:3000: keep 3000
+        Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
+        Env("API_KEY", secret_key=SecretKeys.API_KEY),
+        Env("BF_PROJECT_ID", settings.project_id),
+        # Seeds endpoints, credentials and instance with the docker-compose host names, which
+        # are this stack's Service names.
+        Env("ORCHESTRATOR", "docker-compose"),
+    ]
+    if settings.database.oplog:
+        env.append(Env("MONGO_OPLOG_URL", secret_key=SecretKeys.MONGO_OPLOG_URL))
+    if settings.mail_url is not None:
+        env.append(Env("MAIL_URL", secret_key=SecretKeys.MAIL_URL))
+    if settings.release.botfront_writes_models:
+        env.append(Env("MODELS_LOCAL_PATH", MODELS_PATH + "/"))
+    return ServiceSpec(
+        name=BOTFRONT,
+        image=settings.images["botfront"],
+        port=PORTS[BOTFRONT],
+        env=tuple(env),
+        probes=Probes(
+            # The entrypoint waits for MongoDB before Meteor opens the port.
+            startup=Probe(period=10, failure_threshold=30),
+            liveness=Probe(period=20, failure_threshold=3),
+            # /health runs the GraphQL healthCheck: Mongo connected (exempt from API_KEY).
+            readiness=Probe(path="/health", period=10, failure_threshold=3),
+        ),
+        resources=settings.resources["botfront"],
+        replicas=settings.replicas["botfront"],
+        volumes=(Volume(name="models", claim=MODELS_CLAIM),),
+        mounts=(Mount(volume="models", path=MODELS_PATH),),
+        security=Security(run_as_user=1000, fs_group=MODELS_GROUP),
+        co_locate=MODELS_CLAIM if settings.models.shared_by_node else None,
+    )
+
+
+def rasa_spec(settings: Settings) -> ServiceSpec:
+    release = settings.release
+    env = [
+        Env("BF_URL", BOTFRONT_GRAPHQL_URL),
+        Env("BF_PROJECT_ID", settings.project_id),
+        Env("BOTFRONT_ENV", "development"),
+        Env("API_KEY", secret_key=SecretKeys.API_KEY),
+        Env("AUTH_TOKEN", secret_key=SecretKeys.RASA_AUTH_TOKEN),
+        Env("MODEL_PATH", MODELS_PATH),
+        Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
+    ]
+    if settings.duckling:
+        env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
+    return ServiceSpec(
+        name=RASA,
+        image=settings.images["rasa"],
+        port=PORTS[RASA],
+        env=tuple(env),
+        command=None if release.rasa_reads_auth_token_env else _RASA_LEGACY_LAUNCH,
+        probes=Probes(
+            # Loading a large model can take minutes; until then only the startup probe runs.
+            startup=Probe(path="/", period=10, failure_threshold=60),
+            liveness=Probe(path="/", period=20, timeout=10, failure_threshold=6),
+            # The webchat channel answers once Rasa has loaded its credentials and channels.
+            readiness=Probe(path="/webhooks/webchat/", period=10, failure_threshold=3),
+        ),
+        resources=settings.resources["rasa"],
+        volumes=(
+            Volume(name="models", claim=MODELS_CLAIM),
+            Volume(name="rasa-config", secret=RASA_CONFIG_SECRET, default_mode=0o440),
+        ),
+        mounts=(
+            Mount(volume="models", path=MODELS_PATH),
+            Mount(volume="rasa-config", path="/app/endpoints.yml", sub_path="endpoints.yml", read_only=True),
+            Mount(
+                volume="rasa-config", path="/app/credentials.yml", sub_path="credentials.yml", read_only=True
+            ),
+        ),
+        # One replica per project and environment: trackers live in process memory.
+        replicas=1,
+        recreate=settings.models.shared_by_node,
+        # The image runs as 1001 with /app group-writable; Rasa and matplotlib write config
+        # under /.config and scratch files under /tmp.
+        security=Security(run_as_user=1001, fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config")),
+        co_locate=MODELS_CLAIM if settings.models.shared_by_node else None,
+    )
+
+
+def duckling_spec(settings: Settings) -> ServiceSpec:
+    return ServiceSpec(
+        name=DUCKLING,
+        image=settings.images["duckling"],
+        port=PORTS[DUCKLING],
+        probes=Probes(
+            startup=Probe(path="/", period=5, failure_threshold=24),
+            liveness=Probe(path="/", period=20, failure_threshold=3),
+            readiness=Probe(path="/", period=10, failure_threshold=2),
+        ),
+        resources=settings.resources["duckling"],
+        replicas=settings.replicas["duckling"],
+    )
+
+
+def actions_spec(settings: Settings) -> ServiceSpec:
+    assert settings.actions_image is not None
+    return ServiceSpec(
+        name=ACTIONS,
+        image=settings.actions_image,
+        port=PORTS[ACTIONS],
+        env=(Env("BF_URL", BOTFRONT_GRAPHQL_URL), Env("BF_PROJECT_ID", settings.project_id)),
+        probes=Probes(
+            startup=Probe(path="/health", period=5, failure_threshold=24),
+            liveness=Probe(path="/health", period=20, failure_threshold=3),
+            readiness=Probe(path="/health", period=10, failure_threshold=2),
+        ),
+        resources=settings.resources["actions"],
+        replicas=settings.replicas["actions"],
+        security=Security(run_as_user=1001),  # the rasa/rasa-sdk base image's user
+    )
+
+
+def botfront_api_spec(settings: Settings) -> ServiceSpec:
+    return ServiceSpec(
+        name=BOTFRONT_API,
+        image=settings.images["botfrontApi"],
+        port=PORTS[BOTFRONT_API],
+        env=(
+            Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
+            Env("PORT", str(PORTS[BOTFRONT_API])),
+            Env("NODE_ENV", "production"),
+        ),
+        probes=Probes(
+            # botfront-api listens only once MongoDB answers, then /health-check reports health.
+            startup=Probe(period=10, failure_threshold=30),
+            liveness=Probe(period=20, failure_threshold=3),
+            readiness=Probe(path="/health-check", period=10, failure_threshold=3),
+        ),
+        resources=settings.resources["botfrontApi"],
+        replicas=settings.replicas["botfrontApi"],
+        security=Security(run_as_user=1000),  # node:8-alpine's node user
+    )
+
+
+def application_specs(settings: Settings) -> list[ServiceSpec]:
+    """Every Botfront service the stack runs (the database is built by its own component)."""
+    specs = [botfront_spec(settings), rasa_spec(settings)]
+    if settings.botfront_api:
+        specs.append(botfront_api_spec(settings))
+    if settings.duckling:
+        specs.append(duckling_spec(settings))
+    if settings.actions_image:
+        specs.append(actions_spec(settings))
+    return specs

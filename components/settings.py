@@ -1,0 +1,444 @@
+"""Typed, validated settings for one stack.
+
+`parse_settings` is pure: it takes the raw `botfront:*` values (as `pulumi config` stores them)
+and returns frozen dataclasses, or raises `ConfigError` listing every problem at once, each
+naming the key, the value and what is allowed. `load_settings` feeds it from `pulumi.Config`.
+Nothing here registers a resource, so bad input never leaves a half-built stack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pulumi
+
+from components.atlas_settings import AtlasSettings, parse_atlas
+from components.releases import CATALOG, DEFAULT_RELEASE, Release, pinning_problem
+from components.validation import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    Problems,
+    check_quantity,
+    check_url,
+    is_ip,
+    parse_quantity,
+)
+
+PROJECT = "botfront"
+
+# Requests are the installation document's minimums ("Indicative technical requirements");
+# limits leave room for Rasa training and Meteor's heap. Actions and MongoDB are not in that
+# table: their figures are ours.
+DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    "botfront": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+    "botfrontApi": {
+        "requests": {"cpu": "500m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
+    },
+    "duckling": {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    },
+    "rasa": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}},
+    "actions": {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    },
+    "mongo": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+}
+SERVICE_KEYS = tuple(DEFAULT_RESOURCES)
+IMAGE_KEYS = ("botfront", "rasa", "duckling", "botfrontApi", "mongo")
+# Rasa keeps trackers and socket.io sessions in process memory and MongoDB here is a single-node
+# replica set: neither may run more than one replica.
+SCALABLE = ("botfront", "duckling", "actions", "botfrontApi")
+KNOWN_KEYS = (
+    "release", "namespace", "projectId", "rootUrl", "rasaUrl", "platform", "protect", "database",
+    "images", "actions", "duckling", "models", "tracker", "ingress", "resources", "replicas",
+    "mailUrl", "chatbaseApiKey", "renderTo", "atlas",
+)  # fmt: skip
+# Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
+STRUCTURED_KEYS = (
+    "protect", "database", "images", "actions", "duckling", "models", "tracker", "ingress",
+    "resources", "replicas", "atlas",
+)  # fmt: skip
+SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
+
+_PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
+@dataclass(frozen=True)
+class Resources:
+    requests: Mapping[str, str]
+    limits: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Database:
+    mode: str = "incluster"
+    name: str = "bf"
+    oplog: bool = True
+
+
+@dataclass(frozen=True)
+class ModelsVolume:
+    size: str = "5Gi"
+    access_mode: str = "ReadWriteOnce"
+    storage_class: str | None = None
+
+    @property
+    def shared_by_node(self) -> bool:
+        """RWO: every pod that mounts the volume must run on the node that attached it."""
+        return self.access_mode == "ReadWriteOnce"
+
+
+@dataclass(frozen=True)
+class Tracker:
+    max_events: int = 100
+    persist_time: int = 3600
+
+
+@dataclass(frozen=True)
+class Ingress:
+    enabled: bool = True
+    class_name: str = "nginx"
+    tls_secret_name: str | None = None
+    cluster_issuer: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_secret_name or self.cluster_issuer)
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    release: Release
+    namespace: str
+    project_id: str
+    root_url: str
+    rasa_url: str
+    rasa_url_derived: bool
+    platform: str
+    protect: bool
+    database: Database
+    images: Mapping[str, str]
+    actions_image: str | None
+    duckling: bool
+    models: ModelsVolume
+    tracker: Tracker
+    ingress: Ingress
+    resources: Mapping[str, Resources]
+    replicas: Mapping[str, int]
+    atlas: AtlasSettings | None = None
+    mail_url: pulumi.Input[str] | None = None
+    chatbase_api_key: pulumi.Input[str] | None = None
+    render_to: str | None = None
+
+    @property
+    def botfront_api(self) -> bool:
+        return self.release.botfront_api is not None
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Service keys this stack runs, in the order they are built."""
+        keys = ["botfront", "rasa"]
+        if self.botfront_api:
+            keys.append("botfrontApi")
+        if self.duckling:
+            keys.append("duckling")
+        if self.actions_image:
+            keys.append("actions")
+        if self.database.mode == "incluster":
+            keys.append("mongo")
+        return tuple(keys)
+
+
+def derive_rasa_url(root_url: str) -> str | None:
+    """`https://botfront.example.com` -> `https://rasa.botfront.example.com` (same scheme, port)."""
+    parts = urlsplit(root_url)
+    host = parts.hostname or ""
+    if not host or is_ip(host):
+        return None
+    netloc = f"rasa.{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+def parse_settings(
+    raw: Mapping[str, Any],
+    stack: str = "dev",
+    secrets: Mapping[str, pulumi.Input[str]] | None = None,
+) -> Settings:
+    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`."""
+    p = Problems(PROJECT)
+    secrets = secrets or {}
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            p.add(key, raw[key], "unknown key; known keys: " + ", ".join(KNOWN_KEYS))
+
+    release_name = p.choice("release", raw.get("release"), DEFAULT_RELEASE, CATALOG)
+    release = CATALOG[release_name]
+    namespace = p.string(
+        "namespace", raw.get("namespace"), "botfront", DNS_LABEL,
+        "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting and ending "
+        "with a letter or digit", max_len=63,
+    )  # fmt: skip
+    project_id = p.string(
+        "projectId", raw.get("projectId"), "bf", _PROJECT_ID,
+        "a Botfront project id: 1-64 letters, digits, '_' or '-', e.g. bf",
+    )  # fmt: skip
+    platform = p.choice("platform", raw.get("platform"), "kubernetes", ("kubernetes", "openshift"))
+    protect = p.boolean("protect", raw.get("protect"), True)
+
+    root_url = check_url(p, "rootUrl", raw.get("rootUrl"), required=True)
+    rasa_url = check_url(p, "rasaUrl", raw.get("rasaUrl"), required=False)
+    rasa_url_derived = rasa_url is None
+    if root_url and rasa_url is None:
+        rasa_url = derive_rasa_url(root_url)
+        if rasa_url is None:
+            p.add(
+                "rasaUrl", raw.get("rasaUrl"),
+                f"required when rootUrl ({root_url}) has an IP address for a host: Rasa needs "
+                "its own public URL for the webchat base_url",
+            )  # fmt: skip
+    if root_url and rasa_url and not rasa_url_derived:
+        if urlsplit(root_url).netloc == urlsplit(rasa_url).netloc:
+            p.add(
+                "rasaUrl", raw.get("rasaUrl"),
+                "must have a different host from rootUrl: Botfront and Rasa both serve "
+                "websockets at the root of their host",
+            )  # fmt: skip
+        elif urlsplit(rasa_url).path not in ("", "/"):
+            p.add("rasaUrl", raw.get("rasaUrl"), "must not have a path: socket.io is served at /socket.io/")
+
+    database = _database(p, raw.get("database"))
+    images = _images(p, raw.get("images"), release)
+    actions_image = _actions(p, raw.get("actions"))
+    duckling = p.boolean("duckling", raw.get("duckling"), True)
+    models = _models(p, raw.get("models"))
+    tracker = _tracker(p, raw.get("tracker"))
+    ingress = _ingress(p, raw.get("ingress"))
+    resources = _resources(p, raw.get("resources"))
+    replicas = _replicas(p, raw.get("replicas"))
+    render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
+
+    if models.shared_by_node and replicas["botfront"] > 1:
+        p.add(
+            "replicas.botfront", replicas["botfront"],
+            "more than one botfront replica needs models.accessMode ReadWriteMany (and a "
+            "storageClass that provides it): a ReadWriteOnce volume attaches to one node",
+        )  # fmt: skip
+    if "botfrontApi" in (raw.get("images") or {}) and not release.botfront_api:
+        p.add(
+            "images.botfrontApi", raw["images"]["botfrontApi"],
+            f"release {release.version} has no botfront-api service (only 0.2x releases do)",
+        )  # fmt: skip
+    atlas = parse_atlas(
+        p, raw.get("atlas") or None, mode=database.mode, db_name=database.name, oplog=database.oplog,
+        protect=protect,
+    )
+
+    p.raise_if_any(stack)
+    assert root_url is not None and rasa_url is not None  # guaranteed once there are no problems
+    if secrets.get("chatbaseApiKey") is not None:
+        pulumi.log.warn(
+            "botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
+            "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore it."
+        )
+    return Settings(
+        stack=stack,
+        release=release,
+        namespace=namespace,
+        project_id=project_id,
+        root_url=root_url,
+        rasa_url=rasa_url,
+        rasa_url_derived=rasa_url_derived,
+        platform=platform,
+        protect=protect,
+        database=database,
+        images=images,
+        actions_image=actions_image,
+        duckling=duckling,
+        models=models,
+        tracker=tracker,
+        ingress=ingress,
+        resources=resources,
+        replicas=replicas,
+        atlas=atlas,
+        mail_url=secrets.get("mailUrl"),
+        chatbase_api_key=secrets.get("chatbaseApiKey"),
+        render_to=render_to,
+    )
+
+
+def _database(p: Problems, value: Any) -> Database:
+    raw = p.mapping("database", value, ("mode", "name", "oplog"))
+    return Database(
+        mode=p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas")),
+        name=p.string(
+            "database.name", raw.get("name"), "bf", _DB_NAME,
+            "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces "
+            "<db>.<collection> are length-limited; Botfront recommends e.g. bf)",
+        ),  # fmt: skip
+        oplog=p.boolean("database.oplog", raw.get("oplog"), True),
+    )
+
+
+def _images(p: Problems, value: Any, release: Release) -> dict[str, str]:
+    raw = p.mapping("images", value, IMAGE_KEYS)
+    images = dict(release.images)
+    for key, image in raw.items():
+        if key not in IMAGE_KEYS:
+            continue
+        problem = pinning_problem(image)
+        if problem:
+            p.add(f"images.{key}", image, f"the image {problem}")
+        else:
+            images[key] = image
+    return images
+
+
+def _actions(p: Problems, value: Any) -> str | None:
+    raw = p.mapping("actions", value, ("image",))
+    if not raw:
+        return None
+    image = raw.get("image")
+    problem = pinning_problem(image) if image is not None else "is missing"
+    if problem:
+        p.add("actions.image", image, f"the action server image {problem}")
+        return None
+    return str(image)
+
+
+def _models(p: Problems, value: Any) -> ModelsVolume:
+    raw = p.mapping("models", value, ("size", "storageClass", "accessMode"))
+    size = check_quantity(p, "models.size", raw.get("size"), "bytes") or "5Gi"
+    storage_class = p.string(
+        "models.storageClass", raw.get("storageClass"), "", DNS_SUBDOMAIN,
+        "a StorageClass name (DNS-1123 subdomain)", max_len=253,
+    )  # fmt: skip
+    access_mode = p.choice(
+        "models.accessMode", raw.get("accessMode"), "ReadWriteOnce", ("ReadWriteOnce", "ReadWriteMany")
+    )
+    return ModelsVolume(size=size, access_mode=access_mode, storage_class=storage_class or None)
+
+
+def _tracker(p: Problems, value: Any) -> Tracker:
+    raw = p.mapping("tracker", value, ("maxEvents", "persistTime"))
+    return Tracker(
+        # 0 keeps every event in memory (the installation document's meaning of max_events: 0).
+        max_events=p.integer("tracker.maxEvents", raw.get("maxEvents"), 100, 0, 100_000),
+        persist_time=p.integer("tracker.persistTime", raw.get("persistTime"), 3600, 30, 7 * 86400),
+    )
+
+
+def _ingress(p: Problems, value: Any) -> Ingress:
+    raw = p.mapping(
+        "ingress", value, ("enabled", "className", "tlsSecretName", "clusterIssuer", "annotations")
+    )
+    annotations = p.mapping("ingress.annotations", raw.get("annotations"))
+    for key, text in annotations.items():
+        if not isinstance(text, str):
+            p.add(f"ingress.annotations.{key}", text, "annotation values must be strings (quote them)")
+    name_rule = "a Kubernetes object name (DNS-1123 subdomain)"
+    return Ingress(
+        enabled=p.boolean("ingress.enabled", raw.get("enabled"), True),
+        class_name=p.string(
+            "ingress.className", raw.get("className"), "nginx", DNS_SUBDOMAIN,
+            "an IngressClass name (DNS-1123 subdomain)", max_len=253,
+        ),  # fmt: skip
+        tls_secret_name=p.string(
+            "ingress.tlsSecretName", raw.get("tlsSecretName"), "", DNS_SUBDOMAIN, name_rule, 253
+        )
+        or None,
+        cluster_issuer=p.string(
+            "ingress.clusterIssuer", raw.get("clusterIssuer"), "", DNS_SUBDOMAIN, name_rule, 253
+        )
+        or None,
+        annotations={k: v for k, v in annotations.items() if isinstance(v, str)},
+    )
+
+
+def _resources(p: Problems, value: Any) -> dict[str, Resources]:
+    raw = p.mapping("resources", value, SERVICE_KEYS)
+    result: dict[str, Resources] = {}
+    for service, defaults in DEFAULT_RESOURCES.items():
+        override = p.mapping(f"resources.{service}", raw.get(service), ("requests", "limits"))
+        merged: dict[str, dict[str, str]] = {}
+        for section in ("requests", "limits"):
+            values = p.mapping(f"resources.{service}.{section}", override.get(section), ("cpu", "memory"))
+            merged[section] = dict(defaults[section])
+            for kind in ("cpu", "memory"):
+                path = f"resources.{service}.{section}.{kind}"
+                checked = check_quantity(p, path, values.get(kind), "cpu" if kind == "cpu" else "bytes")
+                if checked is not None:
+                    merged[section][kind] = checked
+        for kind in ("cpu", "memory"):
+            request = parse_quantity(merged["requests"][kind])
+            limit = parse_quantity(merged["limits"][kind])
+            if request is not None and limit is not None and request > limit:
+                p.add(
+                    f"resources.{service}.requests.{kind}", merged["requests"][kind],
+                    f"must not exceed the limit ({merged['limits'][kind]})",
+                )  # fmt: skip
+        result[service] = Resources(requests=merged["requests"], limits=merged["limits"])
+    return result
+
+
+def _replicas(p: Problems, value: Any) -> dict[str, int]:
+    raw = p.mapping("replicas", value)
+    for key in raw:
+        if key not in SCALABLE:
+            why = (
+                "rasa keeps trackers in process memory and mongo is a single-node replica set: "
+                "they run exactly one replica"
+                if key in ("rasa", "mongo")
+                else "unknown service"
+            )
+            p.add(f"replicas.{key}", raw[key], f"{why}; scalable services: " + ", ".join(SCALABLE))
+    return {key: p.integer(f"replicas.{key}", raw.get(key), 1, 1, 20) for key in SCALABLE}
+
+
+def read_raw_config(config: pulumi.Config) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]]]:
+    """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs."""
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{PROJECT}:"
+    present = {
+        key[len(prefix) :]
+        for key in {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+        if key.startswith(prefix)
+    }
+    raw: dict[str, Any] = {}
+    for key in sorted(present | set(KNOWN_KEYS)):
+        if key in SECRET_KEYS:
+            continue
+        text = config.get(key)
+        if text is None or text == "":
+            continue
+        raw[key] = _decode(text) if key in STRUCTURED_KEYS else text
+    secrets: dict[str, pulumi.Output[str]] = {}
+    for key in SECRET_KEYS:
+        value = config.get_secret(key)
+        if value is not None:
+            secrets[key] = value
+    return raw, secrets
+
+
+def _decode(text: str) -> Any:
+    """Structured values arrive as JSON text; anything else is kept for validation to report."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def load_settings() -> Settings:
+    raw, secrets = read_raw_config(pulumi.Config(PROJECT))
+    return parse_settings(raw, pulumi.get_stack(), secrets)
