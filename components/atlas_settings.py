@@ -510,7 +510,7 @@ def _access_list(p: Problems, value: Any, allow_anywhere: bool, creating: bool) 
         seen.add(entry.cidr)
     if allow_anywhere and ANYWHERE not in seen:
         entries.append(AccessEntry(ANYWHERE, "allowAnywhere: any IPv4 address"))
-    if not entries and creating:
+    if not entries and creating and not value:
         p.add(
             "atlas.accessList", value,
             "required when a project is created: the CIDR blocks your Kubernetes nodes connect "
