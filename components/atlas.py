@@ -20,6 +20,7 @@ from components.atlas_settings import (
     default_cluster_name,
     default_project_name,
 )
+from components.database import keep_data
 
 AUTH_DATABASE = "admin"
 OPLOG_DATABASE = "local"
@@ -88,8 +89,9 @@ class AtlasDatabase(pulumi.ComponentResource):
         super().__init__("botfront:atlas:AtlasDatabase", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        # Data-bearing resources: protected in stacks that protect their data, and only there.
-        data = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # Data-bearing resources: protected (and retained on delete) in stacks that protect their
+        # data, and only there, as for the in-cluster database's volume.
+        data = pulumi.ResourceOptions.merge(keep_data(args.protect), pulumi.ResourceOptions(parent=self))
 
         self.project = None
         if s.project_id is not None:

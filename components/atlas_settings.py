@@ -195,8 +195,8 @@ def parse_atlas(
         p.add(
             "database.oplog", oplog,
             "Botfront's Meteor 2.0 cannot tail the oplog of MongoDB 5.0 or later (updates are "
-            "logged in the $v:2 format, which Meteor reads only from 2.6; Botfront 1.0.5 fails "
-            "with 'Key $v must not start with $') and Atlas runs 7.0 or 8.0: set "
+            "logged in the $v:2 format, which Meteor reads only from 2.6; older Meteor fails with "
+            "\"Key $v must not start with '$'\") and Atlas runs 7.0 or 8.0: set "
             "database.oplog: false (Meteor polls instead), use database.mode incluster "
             "(MongoDB 4.4), or set atlas.botfrontReadsOplogV2: true if images.botfront is built "
             "on Meteor 2.6 or later",

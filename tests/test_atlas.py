@@ -52,6 +52,7 @@ class Registered:
     name: str
     inputs: dict[str, Any]
     protect: bool | None = None
+    retain_on_delete: bool | None = None
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -86,6 +87,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
         entry = self.recorder.registered.setdefault(request.name, Registered(request.type, request.name, {}))
         entry.protect = request.protect if request.HasField("protect") else None
+        entry.retain_on_delete = request.retainOnDelete if request.HasField("retainOnDelete") else None
         return super().RegisterResource(request)
 
 
@@ -306,9 +308,9 @@ def test_no_backups_when_the_stack_asks_for_none(mocks: Mocks) -> None:
 
 def test_protected_stack_protects_its_data(mocks: Mocks) -> None:
     built = build(mocks, protect=True)
-    assert built.one(CLUSTER).protect is True
-    assert built.one(PROJECT_TYPE).protect is True
-    assert built.one(BACKUP).protect is True
+    for data in (CLUSTER, PROJECT_TYPE, BACKUP):
+        assert built.one(data).protect is True, data
+        assert built.one(data).retain_on_delete is True, data
     assert built.one(CLUSTER).inputs["terminationProtectionEnabled"] is True
     # Rotating these loses no data: they stay replaceable.
     assert not built.one(USER).protect
@@ -320,7 +322,7 @@ def test_protected_stack_protects_its_data(mocks: Mocks) -> None:
 def test_unprotected_stack_protects_nothing(mocks: Mocks) -> None:
     built = build(mocks, protect=False)
     assert built.mocks.registered, "nothing was registered"
-    protected = [r.name for r in built.mocks.registered.values() if r.protect]
+    protected = [r.name for r in built.mocks.registered.values() if r.protect or r.retain_on_delete]
     assert protected == []
     assert built.one(CLUSTER).inputs["terminationProtectionEnabled"] is False
     assert built.one(CLUSTER).inputs["retainBackupsEnabled"] is False
