@@ -32,7 +32,9 @@ settings = load_settings()  # every problem reported before any resource is regi
 
 target = KubernetesTarget(
     "cluster",
-    KubernetesTargetArgs(namespace=settings.namespace, protect=settings.protect, render_to=settings.render_to),
+    KubernetesTargetArgs(
+        namespace=settings.namespace, protect=settings.protect, render_to=settings.render_to
+    ),
 )
 on_cluster = pulumi.ResourceOptions(providers=[target.provider])
 

@@ -95,8 +95,10 @@ def connection_url(password: pulumi.Input[str], database: str) -> pulumi.Output[
     """`mongodb://botfront:<pw>@mongo:27017/<db>?authSource=admin&replicaSet=rs0`, secret."""
     return pulumi.Output.secret(
         pulumi.Output.from_input(password).apply(
-            lambda pw: f"mongodb://{APP_USER}:{quote(pw, safe='')}@{SERVICE}:{PORT}/{database}"
-            f"?authSource=admin&replicaSet={REPLICA_SET}"
+            lambda pw: (
+                f"mongodb://{APP_USER}:{quote(pw, safe='')}@{SERVICE}:{PORT}/{database}"
+                f"?authSource=admin&replicaSet={REPLICA_SET}"
+            )
         )
     )
 
@@ -114,7 +116,9 @@ class InClusterMongo(pulumi.ComponentResource):
         root_password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=child)
         app_password = random.RandomPassword(f"{name}-app-password", length=32, special=False, opts=child)
         # Internal authentication between members requires a key file, even for a set of one.
-        replica_set_key = random.RandomPassword(f"{name}-replica-set-key", length=756, special=False, opts=child)
+        replica_set_key = random.RandomPassword(
+            f"{name}-replica-set-key", length=756, special=False, opts=child
+        )
 
         labels = {"app.kubernetes.io/part-of": "botfront", **args.labels}
         self.credentials = core.Secret(

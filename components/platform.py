@@ -169,13 +169,13 @@ def _ingress(
     tls = None
     if ingress.tls:
         tls = [
-            networking.IngressTLSArgs(
-                hosts=[host], secret_name=ingress.tls_secret_name or f"{service}-tls"
-            )
+            networking.IngressTLSArgs(hosts=[host], secret_name=ingress.tls_secret_name or f"{service}-tls")
         ]
     return networking.Ingress(
         service,
-        metadata=meta.ObjectMetaArgs(name=service, namespace=namespace, labels=dict(labels), annotations=annotations),
+        metadata=meta.ObjectMetaArgs(
+            name=service, namespace=namespace, labels=dict(labels), annotations=annotations
+        ),
         spec=networking.IngressSpecArgs(
             ingress_class_name=ingress.class_name,
             tls=tls,

@@ -57,7 +57,9 @@ class GeneratedSecrets(pulumi.ComponentResource):
         self.secret_name = SECRET_NAME
         self.secret = core.Secret(
             SECRET_NAME,
-            metadata=meta.ObjectMetaArgs(name=SECRET_NAME, namespace=args.namespace, labels=dict(args.labels)),
+            metadata=meta.ObjectMetaArgs(
+                name=SECRET_NAME, namespace=args.namespace, labels=dict(args.labels)
+            ),
             type="Opaque",
             string_data={key: pulumi.Output.secret(value) for key, value in entries.items()},
             opts=child,

@@ -57,15 +57,41 @@ IMAGE_KEYS = ("botfront", "rasa", "duckling", "botfrontApi", "mongo")
 # replica set: neither may run more than one replica.
 SCALABLE = ("botfront", "duckling", "actions", "botfrontApi")
 KNOWN_KEYS = (
-    "release", "namespace", "projectId", "rootUrl", "rasaUrl", "platform", "protect", "database",
-    "images", "actions", "duckling", "models", "tracker", "ingress", "resources", "replicas",
-    "mailUrl", "chatbaseApiKey", "renderTo", "atlas",
-)  # fmt: skip
+    "release",
+    "namespace",
+    "projectId",
+    "rootUrl",
+    "rasaUrl",
+    "platform",
+    "protect",
+    "database",
+    "images",
+    "actions",
+    "duckling",
+    "models",
+    "tracker",
+    "ingress",
+    "resources",
+    "replicas",
+    "mailUrl",
+    "chatbaseApiKey",
+    "renderTo",
+    "atlas",
+)
 # Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
 STRUCTURED_KEYS = (
-    "protect", "database", "images", "actions", "duckling", "models", "tracker", "ingress",
-    "resources", "replicas", "atlas",
-)  # fmt: skip
+    "protect",
+    "database",
+    "images",
+    "actions",
+    "duckling",
+    "models",
+    "tracker",
+    "ingress",
+    "resources",
+    "replicas",
+    "atlas",
+)
 SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -185,14 +211,21 @@ def parse_settings(
     release_name = p.choice("release", raw.get("release"), DEFAULT_RELEASE, CATALOG)
     release = CATALOG[release_name]
     namespace = p.string(
-        "namespace", raw.get("namespace"), "botfront", DNS_LABEL,
+        "namespace",
+        raw.get("namespace"),
+        "botfront",
+        DNS_LABEL,
         "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting and ending "
-        "with a letter or digit", max_len=63,
-    )  # fmt: skip
+        "with a letter or digit",
+        max_len=63,
+    )
     project_id = p.string(
-        "projectId", raw.get("projectId"), "bf", _PROJECT_ID,
+        "projectId",
+        raw.get("projectId"),
+        "bf",
+        _PROJECT_ID,
         "a Botfront project id: 1-64 letters, digits, '_' or '-', e.g. bf",
-    )  # fmt: skip
+    )
     platform = p.choice("platform", raw.get("platform"), "kubernetes", ("kubernetes", "openshift"))
     protect = p.boolean("protect", raw.get("protect"), True)
 
@@ -203,17 +236,19 @@ def parse_settings(
         rasa_url = derive_rasa_url(root_url)
         if rasa_url is None:
             p.add(
-                "rasaUrl", raw.get("rasaUrl"),
+                "rasaUrl",
+                raw.get("rasaUrl"),
                 f"required when rootUrl ({root_url}) has an IP address for a host: Rasa needs "
                 "its own public URL for the webchat base_url",
-            )  # fmt: skip
+            )
     if root_url and rasa_url and not rasa_url_derived:
         if urlsplit(root_url).netloc == urlsplit(rasa_url).netloc:
             p.add(
-                "rasaUrl", raw.get("rasaUrl"),
+                "rasaUrl",
+                raw.get("rasaUrl"),
                 "must have a different host from rootUrl: Botfront and Rasa both serve "
                 "websockets at the root of their host",
-            )  # fmt: skip
+            )
         elif urlsplit(rasa_url).path not in ("", "/"):
             p.add("rasaUrl", raw.get("rasaUrl"), "must not have a path: socket.io is served at /socket.io/")
 
@@ -230,17 +265,23 @@ def parse_settings(
 
     if models.shared_by_node and replicas["botfront"] > 1:
         p.add(
-            "replicas.botfront", replicas["botfront"],
+            "replicas.botfront",
+            replicas["botfront"],
             "more than one botfront replica needs models.accessMode ReadWriteMany (and a "
             "storageClass that provides it): a ReadWriteOnce volume attaches to one node",
-        )  # fmt: skip
+        )
     if "botfrontApi" in (raw.get("images") or {}) and not release.botfront_api:
         p.add(
-            "images.botfrontApi", raw["images"]["botfrontApi"],
+            "images.botfrontApi",
+            raw["images"]["botfrontApi"],
             f"release {release.version} has no botfront-api service (only 0.2x releases do)",
-        )  # fmt: skip
+        )
     atlas = parse_atlas(
-        p, raw.get("atlas") or None, mode=database.mode, db_name=database.name, oplog=database.oplog,
+        p,
+        raw.get("atlas") or None,
+        mode=database.mode,
+        db_name=database.name,
+        oplog=database.oplog,
         protect=protect,
     )
 
@@ -282,10 +323,13 @@ def _database(p: Problems, value: Any) -> Database:
     return Database(
         mode=p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas")),
         name=p.string(
-            "database.name", raw.get("name"), "bf", _DB_NAME,
+            "database.name",
+            raw.get("name"),
+            "bf",
+            _DB_NAME,
             "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces "
             "<db>.<collection> are length-limited; Botfront recommends e.g. bf)",
-        ),  # fmt: skip
+        ),
         oplog=p.boolean("database.oplog", raw.get("oplog"), True),
     )
 
@@ -320,9 +364,13 @@ def _models(p: Problems, value: Any) -> ModelsVolume:
     raw = p.mapping("models", value, ("size", "storageClass", "accessMode"))
     size = check_quantity(p, "models.size", raw.get("size"), "bytes") or "5Gi"
     storage_class = p.string(
-        "models.storageClass", raw.get("storageClass"), "", DNS_SUBDOMAIN,
-        "a StorageClass name (DNS-1123 subdomain)", max_len=253,
-    )  # fmt: skip
+        "models.storageClass",
+        raw.get("storageClass"),
+        "",
+        DNS_SUBDOMAIN,
+        "a StorageClass name (DNS-1123 subdomain)",
+        max_len=253,
+    )
     access_mode = p.choice(
         "models.accessMode", raw.get("accessMode"), "ReadWriteOnce", ("ReadWriteOnce", "ReadWriteMany")
     )
@@ -350,9 +398,13 @@ def _ingress(p: Problems, value: Any) -> Ingress:
     return Ingress(
         enabled=p.boolean("ingress.enabled", raw.get("enabled"), True),
         class_name=p.string(
-            "ingress.className", raw.get("className"), "nginx", DNS_SUBDOMAIN,
-            "an IngressClass name (DNS-1123 subdomain)", max_len=253,
-        ),  # fmt: skip
+            "ingress.className",
+            raw.get("className"),
+            "nginx",
+            DNS_SUBDOMAIN,
+            "an IngressClass name (DNS-1123 subdomain)",
+            max_len=253,
+        ),
         tls_secret_name=p.string(
             "ingress.tlsSecretName", raw.get("tlsSecretName"), "", DNS_SUBDOMAIN, name_rule, 253
         )
@@ -384,9 +436,10 @@ def _resources(p: Problems, value: Any) -> dict[str, Resources]:
             limit = parse_quantity(merged["limits"][kind])
             if request is not None and limit is not None and request > limit:
                 p.add(
-                    f"resources.{service}.requests.{kind}", merged["requests"][kind],
+                    f"resources.{service}.requests.{kind}",
+                    merged["requests"][kind],
                     f"must not exceed the limit ({merged['limits'][kind]})",
-                )  # fmt: skip
+                )
         result[service] = Resources(requests=merged["requests"], limits=merged["limits"])
     return result
 

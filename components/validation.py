@@ -116,18 +116,16 @@ class Problems:
             number = None
         elif isinstance(value, int):
             number = value
-        elif isinstance(value, float) and value.is_integer():
-            number = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip())
+        ):
             number = int(value)
         if number is None or not low <= number <= high:
             self.add(path, value, f"expected a whole number from {low} to {high}")
             return default
         return number
 
-    def mapping(
-        self, path: str, value: Any, allowed_keys: Iterable[str] | None = None
-    ) -> dict[str, Any]:
+    def mapping(self, path: str, value: Any, allowed_keys: Iterable[str] | None = None) -> dict[str, Any]:
         """An object; unknown keys are problems (a typo must not be silently ignored)."""
         if value is None:
             return {}
@@ -138,7 +136,8 @@ class Problems:
             allowed = list(allowed_keys)
             for key in value:
                 if key not in allowed:
-                    self.add(f"{path}.{key}", value[key], "unknown key; allowed: " + ", ".join(allowed))
+                    allowed_text = "unknown key; allowed: " + ", ".join(allowed)
+                    self.add(f"{path}.{key}", value[key], allowed_text)
         return dict(value)
 
     def each(self, path: str, value: Any, read: Callable[[str, Any], T]) -> list[T]:

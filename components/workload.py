@@ -223,9 +223,7 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
     security = spec.security
     # OpenShift assigns UIDs and fsGroups from the namespace's range: never pin them there.
     pinned_ids = not args.openshift
-    writable = tuple(
-        Volume(name=_volume_name(path)) for path in security.writable_paths
-    )
+    writable = tuple(Volume(name=_volume_name(path)) for path in security.writable_paths)
     writable_mounts = tuple(Mount(volume=_volume_name(path), path=path) for path in security.writable_paths)
     container_security = core.SecurityContextArgs(
         allow_privilege_escalation=False,

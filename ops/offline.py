@@ -7,12 +7,13 @@ inputs and options, and masks every secret value before anything is printed or w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
 import string
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pulumi
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks, settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +44,14 @@ class PlannedResource:
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
     provider: str | None = None
+    # Unmasked inputs, for assertions in tests only: never printed or written.
+    secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def is_kubernetes_object(self) -> bool:
-        return self.custom and self.type.startswith("kubernetes:") and self.type != "pulumi:providers:kubernetes"
+        return (
+            self.custom and self.type.startswith("kubernetes:") and self.type != "pulumi:providers:kubernetes"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +109,19 @@ def mask(value: Any, secret: bool = False) -> Any:
         return "[unknown]"
     if secret and value is not None:
         return SECRET
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """The wire-format value with secrets unwrapped (for tests)."""
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return reveal(value.get("value"))
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -174,7 +192,7 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(mocks_)
         self.recorded: list[PlannedResource] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
@@ -190,6 +208,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                     depends_on=list(request.dependencies),
                     provider=request.provider or None,
+                    secret_inputs=reveal(raw),
                 )
             )
         return response
@@ -253,10 +272,12 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     root: Path = ROOT,
     config: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> Plan:
     """Run `__main__.py` for `stack` under mocks; `overrides` replace `botfront:*` keys.
 
-    `config` replaces the stack file altogether (a complete `project:key -> text` map).
+    `config` replaces the stack file altogether (a complete `project:key -> text` map);
+    `secrets` sets keys as `pulumi config set --secret` would.
     """
     if config is None:
         values, secret_keys = load_stack_config(stack, root)
@@ -268,38 +289,50 @@ def run_program(
             values.pop(qualified, None)
         else:
             values[qualified] = _config_value(value)
+    for key, text in (secrets or {}).items():
+        qualified = key if ":" in key else f"botfront:{key}"
+        values[qualified] = text
+        secret_keys.append(qualified)
 
+    def program() -> None:
+        with _program_path(root):
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    return run_components(program, stack, values, secret_keys)
+
+
+def run_components(
+    body: Callable[[], Any],
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> Plan:
+    """Run `body` (which registers resources) under the recording mocks and return the plan."""
     offline_mocks = OfflineMocks()
     monitor = RecordingMonitor(offline_mocks)
     settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(values, secret_keys)
+    pulumi.runtime.set_all_config(dict(config or {}), secret_keys or [])
     pulumi.runtime.set_mocks(offline_mocks, project="botfront", stack=stack, preview=False, monitor=monitor)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
 
     @pulumi.runtime.test
-    def program() -> pulumi.Output[Any]:
-        with _program_path(root):
-            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+    def run() -> pulumi.Output[Any]:
+        body()
         stack_resource = settings.get_root_resource()
         exported: dict[str, Any] = dict(getattr(stack_resource, "outputs", {}) or {})
 
-        def collect(name: str, value: Any, secret: bool) -> None:
-            outputs[name] = SECRET if secret else value
+        async def resolve(name: str, value: Any) -> None:
+            out = pulumi.Output.from_input(value)
+            secret = bool(await out.is_secret())
+            outputs[name] = SECRET if secret else await out.future()
             if secret:
                 secret_outputs.add(name)
 
-        pending = []
-        for name, value in exported.items():
-            out = pulumi.Output.from_input(value)
-            pending.append(
-                pulumi.Output.all(out, pulumi.Output.from_input(out.is_secret())).apply(
-                    lambda pair, n=name: collect(n, pair[0], pair[1])
-                )
-            )
-        return pulumi.Output.all(*pending)
+        pending = [asyncio.ensure_future(resolve(name, value)) for name, value in exported.items()]
+        return pulumi.Output.from_input(asyncio.gather(*pending))
 
-    program()
+    run()
     return Plan(
         stack=stack,
         resources=sorted(monitor.recorded, key=lambda r: r.urn),

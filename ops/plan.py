@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "build"), help="output directory (default build/)")
     parser.add_argument("--kube-version", default=DEFAULT_KUBE_VERSION, help="Kubernetes schema version")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=JSON",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
         help="override a botfront:* key for this plan only, e.g. --set release='\"0.27.5\"'",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
 
     overrides: dict[str, Any] = {}
@@ -104,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
 
     failures = 0
     for filename, manifest in written:
-        for error in schema_errors(manifest, args.kube_version):
+        for problem in schema_errors(manifest, args.kube_version):
             failures += 1
-            print(f"schema error in {filename}: {error}", file=sys.stderr)
+            print(f"schema error in {filename}: {problem}", file=sys.stderr)
     print(
         f"\nManifests: {out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir}/ "
         f"({len(written)} files, schema v{args.kube_version} strict: {failures} errors)"

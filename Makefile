@@ -1,0 +1,38 @@
+# Quickstart: `make plan` (offline plan of the dev stack) and `make test` (the whole suite).
+# Each target creates the virtualenv and installs the pinned requirements on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STACK  ?= dev
+STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml))
+
+.PHONY: setup plan plan-all test lint format clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+plan: setup ## offline plan of one stack: make plan STACK=prod
+	$(PY) -m ops.plan --stack $(STACK)
+
+plan-all: setup ## offline plan of every stack file
+	@set -e; for s in $(STACKS); do echo "== $$s"; $(PY) -m ops.plan --stack $$s > build-$$s.log 2>&1 || { cat build-$$s.log; rm -f build-$$s.log; exit 1; }; tail -n 1 build-$$s.log; rm -f build-$$s.log; done
+
+test: setup ## the whole test suite, offline
+	$(PY) -m pytest -q
+
+lint: setup ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy components ops __main__.py
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,116 @@
+"""InClusterMongo: a single-node replica set whose URLs are secret and well formed."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pulumi
+
+from components.mongo import InClusterMongo, InClusterMongoArgs, connection_url
+from components.settings import Resources
+from ops.offline import run_components
+
+RESOURCES = Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"})
+
+
+def build(**changes: Any) -> tuple[Any, dict[str, Any]]:
+    args: dict[str, Any] = {
+        "namespace": "ns",
+        "image": "mongo:4.4.29",
+        "database_name": "bf",
+        "oplog": True,
+        "protect": True,
+        "resources": RESOURCES,
+    }
+    args.update(changes)
+    seen: dict[str, Any] = {}
+
+    def body() -> None:
+        db = InClusterMongo("database", InClusterMongoArgs(**args))
+        seen["db"] = db
+
+        def record(values: list[Any]) -> None:
+            seen["url"], seen["url_secret"], seen["oplog"], seen["oplog_secret"] = values
+
+        pulumi.Output.all(
+            db.mongo_url,
+            pulumi.Output.from_input(db.mongo_url.is_secret()),
+            db.mongo_oplog_url if db.mongo_oplog_url is not None else None,
+            pulumi.Output.from_input(db.mongo_oplog_url.is_secret()) if db.mongo_oplog_url else None,
+        ).apply(record)
+
+    plan = run_components(body)
+    seen["plan"] = plan
+    return plan, seen
+
+
+def test_urls_are_secret_and_point_at_the_replica_set() -> None:
+    plan, seen = build()
+    assert seen["url_secret"] is True and seen["oplog_secret"] is True
+    url, oplog = urlsplit(seen["url"]), urlsplit(seen["oplog"])
+    assert (url.scheme, url.hostname, url.port, url.path) == ("mongodb", "mongo", 27017, "/bf")
+    assert url.query == "authSource=admin&replicaSet=rs0"
+    assert oplog.path == "/local" and oplog.query == "authSource=admin&replicaSet=rs0"
+    app_password = plan.get("random:index/randomPassword:RandomPassword", "database-app-password")
+    assert url.username == "botfront"
+    assert unquote(url.password or "") in plan.generated_secrets
+    assert app_password.inputs["special"] is False
+
+
+def test_no_oplog_url_when_the_oplog_is_off() -> None:
+    _, seen = build(oplog=False)
+    assert seen["db"].mongo_oplog_url is None
+
+
+def test_password_with_reserved_characters_is_url_encoded() -> None:
+    raw = "p@ss:w/rd?#%"
+    captured: dict[str, str] = {}
+    run_components(lambda: connection_url(raw, "bf").apply(lambda u: captured.setdefault("url", u)))
+    parts = urlsplit(captured["url"])
+    assert parts.hostname == "mongo" and parts.path == "/bf"
+    assert unquote(parts.password or "") == raw
+
+
+def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> None:
+    plan, _ = build()
+    pod = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "mongo:4.4.29"
+    assert container["args"] == ["--replSet", "rs0", "--bind_ip_all", "--keyFile", "/run/mongo/keyfile"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MONGO_INITDB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mongo-credentials",
+        "key": "root-password",
+    }
+    assert env["MONGO_APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "app-password"
+    assert env["MONGO_APP_DATABASE"]["value"] == "bf" and env["MONGO_APP_OPLOG"]["value"] == "true"
+    (init,) = pod["initContainers"]
+    assert "chmod 0400 /run/mongo/keyfile" in init["command"][-1]
+    assert {"name": "data", "mountPath": "/data/db"} in container["volumeMounts"]
+    assert "ismaster" in " ".join(container["readinessProbe"]["exec"]["command"])
+    assert "rs.initiate" in container["lifecycle"]["postStart"]["exec"]["command"][-1]
+    deployment = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    service = plan.get("kubernetes:core/v1:Service", "mongo").inputs
+    assert service["spec"]["clusterIP"] == "None"
+    secret = plan.get("kubernetes:core/v1:Secret", "mongo-credentials")
+    assert set(secret.secret_inputs["stringData"]) == {"root-password", "app-password", "keyfile"}
+    assert set(secret.inputs["stringData"].values()) == {"[secret]"}
+
+
+def test_init_script_grants_read_on_local_only_with_the_oplog() -> None:
+    plan, _ = build()
+    script = plan.get("kubernetes:core/v1:ConfigMap", "mongo-init").inputs["data"]["create-app-user.sh"]
+    assert 'role: \\"read\\", db: \\"local\\"' in script and '"$MONGO_APP_OPLOG" = "true"' in script
+    # Passwords reach the shell from the environment, never from the manifest.
+    assert "$MONGO_APP_PASSWORD" in script
+
+
+def test_data_volume_is_protected_only_when_asked() -> None:
+    protected, _ = build(protect=True)
+    volume = protected.get("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data")
+    assert (volume.protect, volume.retain_on_delete) == (True, True)
+    ephemeral, _ = build(protect=False)
+    volume = ephemeral.get("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data")
+    assert (volume.protect, volume.retain_on_delete) == (False, False)

@@ -1,0 +1,83 @@
+"""The release catalog: exact pins from the facts file, and what counts as pinned."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.releases import CATALOG, DEFAULT_RELEASE, pinning_problem
+
+
+def test_catalog_has_the_supported_releases_with_their_exact_tags() -> None:
+    assert DEFAULT_RELEASE == "1.0.5"
+    expected = {
+        "1.0.5": ("botfront/botfront:v1.0.5", "botfront/rasa-for-botfront:v2.3.3-bf.3", None),
+        "1.0.4": ("botfront/botfront:v1.0.4", "botfront/rasa-for-botfront:v2.3.3-bf.3-rc.2", None),
+        "1.0.3": ("botfront/botfront:v1.0.3", "botfront/rasa-for-botfront:v2.2.5-bf.5", None),
+        "0.27.5": (
+            "botfront/botfront:v0.27.5",
+            "botfront/rasa-for-botfront:v1.10.16-bf.1",
+            "botfront/botfront-api:v0.27.5",
+        ),
+    }
+    assert {v: (r.botfront, r.rasa, r.botfront_api) for v, r in CATALOG.items()} == expected
+
+
+@pytest.mark.parametrize("release", sorted(CATALOG))
+def test_every_catalog_image_is_pinned(release: str) -> None:
+    for service, image in CATALOG[release].images.items():
+        assert pinning_problem(image) is None, (release, service, image)
+
+
+def test_duckling_and_mongo_defaults_are_pinned_and_mongo_is_4_4() -> None:
+    images = CATALOG["1.0.5"].images
+    assert images["duckling"].startswith("rasa/duckling:0.")
+    assert images["mongo"].startswith("mongo:4.4.")
+
+
+def test_only_0_2x_releases_have_botfront_api() -> None:
+    assert {v for v, r in CATALOG.items() if r.botfront_api} == {"0.27.5"}
+    assert "botfrontApi" in CATALOG["0.27.5"].images
+    assert "botfrontApi" not in CATALOG["1.0.5"].images
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "botfront/botfront:v1.0.5",
+        "registry.example.com:5000/team/rasa:2.3.3-bf.3",
+        "mongo:4.4.29",
+        "ghcr.io/acme/actions@sha256:" + "a" * 64,
+        "ghcr.io/acme/actions:1.2@sha256:" + "0123456789abcdef" * 4,
+    ],
+)
+def test_pinned_references_are_accepted(image: str) -> None:
+    assert pinning_problem(image) is None
+
+
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        ("botfront/duckling:latest", "latest"),
+        ("botfront/duckling", "no tag"),
+        ("registry.example.com:5000/rasa", "no tag"),
+        ("acme/actions@sha256:abc", "malformed digest"),
+        ("acme/actions@sha1:" + "a" * 40, "malformed digest"),
+        ("", "non-empty"),
+        (" mongo:4.4", "non-empty"),
+        ("UPPER/case:1.0", "invalid repository"),
+    ],
+)
+def test_unpinned_references_are_refused_with_the_reason(image: str, reason: str) -> None:
+    problem = pinning_problem(image)
+    assert problem is not None and reason in problem
+
+
+@given(
+    repo=st.from_regex(r"[a-z0-9]{1,10}(/[a-z0-9]{1,10})?", fullmatch=True),
+    tag=st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True),
+)
+def test_any_tag_but_latest_pins_an_image(repo: str, tag: str) -> None:
+    problem = pinning_problem(f"{repo}:{tag}")
+    assert (problem is None) == (tag != "latest")
