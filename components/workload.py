@@ -209,6 +209,29 @@ class Workload(pulumi.ComponentResource):
         )
 
 
+def container_security_context(security: Security) -> core.SecurityContextArgs:
+    """The restricted Pod Security Standard for one container."""
+    return core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=security.read_only_root_filesystem,
+        run_as_non_root=True,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def pod_security_context(security: Security, openshift: bool) -> core.PodSecurityContextArgs:
+    # OpenShift assigns UIDs and fsGroups from the namespace's range: never pin them there.
+    pinned_ids = not openshift
+    return core.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=security.run_as_user if pinned_ids else None,
+        run_as_group=security.run_as_user if pinned_ids else None,
+        fs_group=security.fs_group if pinned_ids else None,
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
 def _strategy(spec: ServiceSpec) -> apps.DeploymentStrategyArgs:
     if spec.recreate:
         return apps.DeploymentStrategyArgs(type="Recreate")
@@ -221,17 +244,9 @@ def _strategy(spec: ServiceSpec) -> apps.DeploymentStrategyArgs:
 
 def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
     security = spec.security
-    # OpenShift assigns UIDs and fsGroups from the namespace's range: never pin them there.
-    pinned_ids = not args.openshift
     writable = tuple(Volume(name=_volume_name(path)) for path in security.writable_paths)
     writable_mounts = tuple(Mount(volume=_volume_name(path), path=path) for path in security.writable_paths)
-    container_security = core.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=security.read_only_root_filesystem,
-        run_as_non_root=True,
-        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-    )
+    container_security = container_security_context(security)
     init_containers = [
         core.ContainerArgs(
             name=init.name,
@@ -269,13 +284,7 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
         # Service links would inject RASA_PORT, MONGO_PORT... into every container's environment,
         # where Rasa and the Mongo entrypoint may mistake them for their own settings.
         enable_service_links=False,
-        security_context=core.PodSecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=security.run_as_user if pinned_ids else None,
-            run_as_group=security.run_as_user if pinned_ids else None,
-            fs_group=security.fs_group if pinned_ids else None,
-            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=pod_security_context(security, openshift=args.openshift),
         init_containers=init_containers or None,
         containers=[container],
         volumes=[_volume(v) for v in spec.volumes + writable] or None,
