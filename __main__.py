@@ -2,15 +2,30 @@
 
 import pulumi
 
+from components.atlas import AtlasDatabase, AtlasDatabaseArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
 from components.mongo import InClusterMongo, InClusterMongoArgs
+from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.platform import BotfrontPlatform, BotfrontPlatformArgs
 from components.secrets import GeneratedSecrets, GeneratedSecretsArgs
 from components.settings import Settings, load_settings
 
 
 def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
+    if settings.database.mode == "atlas":
+        assert settings.atlas is not None  # parse_settings guarantees it in atlas mode
+        # The default mongodbatlas provider, so `mongodbatlas:*` stack config applies.
+        return AtlasDatabase(
+            "database",
+            AtlasDatabaseArgs(
+                settings=settings.atlas,
+                database_name=settings.database.name,
+                oplog=settings.database.oplog,
+                protect=settings.protect,
+                stack=settings.stack,
+            ),
+        )
     in_cluster = pulumi.ResourceOptions(providers=[target.provider])
     return InClusterMongo(
         "database",
@@ -63,6 +78,11 @@ platform = BotfrontPlatform(
     ),
     opts=on_cluster,
 )
+
+if settings.network_policy.enabled:
+    NetworkPolicies(
+        "network", NetworkPoliciesArgs(settings=settings, namespace=target.namespace_name), opts=on_cluster
+    )
 
 pulumi.export("release", settings.release.version)
 pulumi.export("namespace", target.namespace_name)

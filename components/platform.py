@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pulumi
+import pulumi_kubernetes.apiextensions as apiextensions
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
@@ -63,6 +64,7 @@ def checksum(key: pulumi.Input[str], parts: Sequence[pulumi.Input[str]]) -> pulu
 class BotfrontPlatform(pulumi.ComponentResource):
     workloads: dict[str, Workload]
     ingresses: dict[str, networking.Ingress]
+    routes: dict[str, apiextensions.CustomResource]
     models_volume: core.PersistentVolumeClaim
     rasa_config: core.Secret
 
@@ -131,9 +133,13 @@ class BotfrontPlatform(pulumi.ComponentResource):
             )
 
         self.ingresses = {}
+        self.routes = {}
         if settings.ingress.enabled:
             for service, url in ((BOTFRONT, settings.root_url), (RASA, settings.rasa_url)):
-                self.ingresses[service] = _ingress(service, url, settings, args.namespace, labels, child)
+                if settings.platform == "openshift":
+                    self.routes[service] = _route(service, url, args.namespace, labels, child)
+                else:
+                    self.ingresses[service] = _ingress(service, url, settings, args.namespace, labels, child)
 
         self.botfront_url = settings.root_url
         self.rasa_url = settings.rasa_url
@@ -144,6 +150,40 @@ class BotfrontPlatform(pulumi.ComponentResource):
                 "services": sorted(self.workloads),
             }
         )
+
+
+def _route(
+    service: str,
+    url: str,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> apiextensions.CustomResource:
+    """An OpenShift Route: the router's cookies already keep sessions sticky."""
+    parts = urlsplit(url)
+    spec: dict[str, object] = {
+        "host": parts.hostname,
+        "path": parts.path or "/",
+        "to": {"kind": "Service", "name": service, "weight": 100},
+        "port": {"targetPort": "http"},
+        "wildcardPolicy": "None",
+    }
+    if parts.scheme == "https":
+        spec["tls"] = {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}
+    return apiextensions.CustomResource(
+        service,
+        api_version="route.openshift.io/v1",
+        kind="Route",
+        metadata=meta.ObjectMetaArgs(
+            name=service,
+            namespace=namespace,
+            labels=dict(labels),
+            # Long trainings and uploads; the router's default is 30 s.
+            annotations={"haproxy.router.openshift.io/timeout": "3600s", "pulumi.com/skipAwait": "true"},
+        ),
+        spec=spec,
+        opts=opts,
+    )
 
 
 def _ingress(

@@ -77,6 +77,7 @@ KNOWN_KEYS = (
     "chatbaseApiKey",
     "renderTo",
     "atlas",
+    "networkPolicy",
 )
 # Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
 STRUCTURED_KEYS = (
@@ -91,6 +92,7 @@ STRUCTURED_KEYS = (
     "resources",
     "replicas",
     "atlas",
+    "networkPolicy",
 )
 SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
 
@@ -143,6 +145,13 @@ class Ingress:
 
 
 @dataclass(frozen=True)
+class NetworkPolicy:
+    enabled: bool = True
+    # Where the ingress controller (or OpenShift router) runs: its pods may reach the UI and Rasa.
+    ingress_namespace: str = "ingress-nginx"
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     release: Release
@@ -166,6 +175,7 @@ class Settings:
     mail_url: pulumi.Input[str] | None = None
     chatbase_api_key: pulumi.Input[str] | None = None
     render_to: str | None = None
+    network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     @property
     def botfront_api(self) -> bool:
@@ -261,6 +271,7 @@ def parse_settings(
     ingress = _ingress(p, raw.get("ingress"))
     resources = _resources(p, raw.get("resources"))
     replicas = _replicas(p, raw.get("replicas"))
+    network_policy = _network_policy(p, raw.get("networkPolicy"), platform)
     render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
 
     if models.shared_by_node and replicas["botfront"] > 1:
@@ -315,13 +326,15 @@ def parse_settings(
         mail_url=secrets.get("mailUrl"),
         chatbase_api_key=secrets.get("chatbaseApiKey"),
         render_to=render_to,
+        network_policy=network_policy,
     )
 
 
 def _database(p: Problems, value: Any) -> Database:
     raw = p.mapping("database", value, ("mode", "name", "oplog"))
+    mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas"))
     return Database(
-        mode=p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas")),
+        mode=mode,
         name=p.string(
             "database.name",
             raw.get("name"),
@@ -330,7 +343,9 @@ def _database(p: Problems, value: Any) -> Database:
             "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces "
             "<db>.<collection> are length-limited; Botfront recommends e.g. bf)",
         ),
-        oplog=p.boolean("database.oplog", raw.get("oplog"), True),
+        # Atlas only runs MongoDB 7.0+, whose oplog entries Botfront's Meteor 2.0 cannot read
+        # (components/atlas_settings.py): there the oplog is off unless a stack turns it on.
+        oplog=p.boolean("database.oplog", raw.get("oplog"), mode == "incluster"),
     )
 
 
@@ -414,6 +429,22 @@ def _ingress(p: Problems, value: Any) -> Ingress:
         )
         or None,
         annotations={k: v for k, v in annotations.items() if isinstance(v, str)},
+    )
+
+
+def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
+    raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace"))
+    default_namespace = "openshift-ingress" if platform == "openshift" else "ingress-nginx"
+    return NetworkPolicy(
+        enabled=p.boolean("networkPolicy.enabled", raw.get("enabled"), True),
+        ingress_namespace=p.string(
+            "networkPolicy.ingressNamespace",
+            raw.get("ingressNamespace"),
+            default_namespace,
+            DNS_LABEL,
+            "the namespace of the ingress controller (a DNS-1123 label)",
+            max_len=63,
+        ),
     )
 
 

@@ -1,0 +1,195 @@
+"""Default-deny NetworkPolicies for the namespace, plus the paths Botfront really uses.
+
+Who calls whom (botfront-facts.md §4): the ingress controller -> botfront and rasa; botfront ->
+rasa and the database; rasa -> botfront, actions and duckling; botfront-api -> the database;
+every pod -> DNS. The rules are data (`allowed_paths`) so they can be read and tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes.meta.v1 as meta
+import pulumi_kubernetes.networking.v1 as networking
+
+from components.settings import Settings
+from components.workload import NAME_LABEL
+
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+ANYWHERE = "0.0.0.0/0"
+SMTP_PORTS = (25, 465, 587)
+
+
+@dataclass(frozen=True)
+class Path:
+    """Pods named `source` may open `port` on pods named `target` (both app.kubernetes.io/name)."""
+
+    source: str
+    target: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Egress:
+    """Pods named `source` may reach `cidr` on `ports` (outside the cluster)."""
+
+    source: str
+    ports: tuple[int, ...]
+    cidr: str = ANYWHERE
+
+
+@dataclass(frozen=True)
+class Paths:
+    internal: tuple[Path, ...]
+    from_ingress_controller: tuple[Path, ...]
+    external: tuple[Egress, ...] = field(default_factory=tuple)
+
+
+def allowed_paths(settings: Settings) -> Paths:
+    services = set(settings.services)
+    internal = [Path("botfront", "rasa", 5005), Path("rasa", "botfront", 3000)]
+    if "duckling" in services:
+        internal.append(Path("rasa", "duckling", 8000))
+    if "actions" in services:
+        internal.append(Path("rasa", "actions", 5055))
+    external: list[Egress] = []
+    mongo_clients = ["botfront"] + (["botfront-api"] if settings.botfront_api else [])
+    if settings.database.mode == "incluster":
+        # The member itself too: initiating the set connects to its own advertised host.
+        for client in [*mongo_clients, "mongo", "mongo-backup", "mongo-restore"]:
+            internal.append(Path(client, "mongo", 27017))
+    else:
+        # Atlas hosts are resolved through DNS SRV records and change with failovers: allow the
+        # MongoDB port only, to anywhere; Atlas's own IP access list narrows it on the other end.
+        external.extend(Egress(client, (27017,)) for client in mongo_clients)
+    if settings.mail_url is not None:
+        external.append(Egress("botfront", SMTP_PORTS))
+    # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
+    external.append(Egress("botfront", (443,)))
+    if "actions" in services:
+        # Custom actions usually call outside APIs.
+        external.append(Egress("actions", (80, 443)))
+    public = [Path("ingress-controller", "botfront", 3000), Path("ingress-controller", "rasa", 5005)]
+    return Paths(internal=tuple(internal), from_ingress_controller=tuple(public), external=tuple(external))
+
+
+@dataclass
+class NetworkPoliciesArgs:
+    settings: Settings
+    namespace: pulumi.Input[str]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    policies: list[networking.NetworkPolicy]
+
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("botfront:network:NetworkPolicies", name, None, opts)
+        settings = args.settings
+        paths = allowed_paths(settings)
+        controller_namespace = settings.network_policy.ingress_namespace
+        child = pulumi.ResourceOptions(parent=self)
+
+        def policy(policy_name: str, spec: networking.NetworkPolicySpecArgs) -> networking.NetworkPolicy:
+            return networking.NetworkPolicy(
+                policy_name,
+                metadata=meta.ObjectMetaArgs(
+                    name=policy_name, namespace=args.namespace, labels=dict(args.labels)
+                ),
+                spec=spec,
+                opts=child,
+            )
+
+        self.policies = [
+            policy(
+                "default-deny",
+                networking.NetworkPolicySpecArgs(
+                    pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+                ),
+            ),
+            policy(
+                "allow-dns",
+                networking.NetworkPolicySpecArgs(
+                    pod_selector=meta.LabelSelectorArgs(),
+                    policy_types=["Egress"],
+                    egress=[
+                        networking.NetworkPolicyEgressRuleArgs(
+                            to=[_namespace_peer("kube-system")],
+                            ports=[
+                                networking.NetworkPolicyPortArgs(protocol=protocol, port=53)
+                                for protocol in ("UDP", "TCP")
+                            ],
+                        )
+                    ],
+                ),
+            ),
+        ]
+        # One policy per pod that receives traffic, listing every allowed source.
+        targets: dict[str, list[Path]] = {}
+        for path in paths.internal + paths.from_ingress_controller:
+            targets.setdefault(path.target, []).append(path)
+        for target, incoming in sorted(targets.items()):
+            rules = []
+            for port in sorted({p.port for p in incoming}):
+                sources = sorted({p.source for p in incoming if p.port == port})
+                peers = [
+                    _namespace_peer(controller_namespace)
+                    if source == "ingress-controller"
+                    else _pod_peer(source)
+                    for source in sources
+                ]
+                rules.append(
+                    networking.NetworkPolicyIngressRuleArgs(
+                        from_=peers, ports=[networking.NetworkPolicyPortArgs(protocol="TCP", port=port)]
+                    )
+                )
+            self.policies.append(
+                policy(
+                    f"allow-to-{target}",
+                    networking.NetworkPolicySpecArgs(
+                        pod_selector=_selector(target), policy_types=["Ingress"], ingress=rules
+                    ),
+                )
+            )
+        # And one per pod that calls out, listing every allowed destination.
+        egress_by_source: dict[str, list[networking.NetworkPolicyEgressRuleArgs]] = {}
+        for path in paths.internal:
+            egress_by_source.setdefault(path.source, []).append(
+                networking.NetworkPolicyEgressRuleArgs(
+                    to=[_pod_peer(path.target)],
+                    ports=[networking.NetworkPolicyPortArgs(protocol="TCP", port=path.port)],
+                )
+            )
+        for egress in paths.external:
+            egress_by_source.setdefault(egress.source, []).append(
+                networking.NetworkPolicyEgressRuleArgs(
+                    to=[networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=egress.cidr))],
+                    ports=[networking.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in egress.ports],
+                )
+            )
+        for source, egress_rules in sorted(egress_by_source.items()):
+            self.policies.append(
+                policy(
+                    f"allow-from-{source}",
+                    networking.NetworkPolicySpecArgs(
+                        pod_selector=_selector(source), policy_types=["Egress"], egress=egress_rules
+                    ),
+                )
+            )
+        self.register_outputs({"policies": [p.metadata.name for p in self.policies]})
+
+
+def _selector(name: str) -> meta.LabelSelectorArgs:
+    return meta.LabelSelectorArgs(match_labels={NAME_LABEL: name})
+
+
+def _pod_peer(name: str) -> networking.NetworkPolicyPeerArgs:
+    return networking.NetworkPolicyPeerArgs(pod_selector=_selector(name))
+
+
+def _namespace_peer(namespace: str) -> networking.NetworkPolicyPeerArgs:
+    return networking.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={NAMESPACE_LABEL: namespace})
+    )
