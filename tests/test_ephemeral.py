@@ -587,3 +587,119 @@ def test_runs_as_module_and_as_script(entry: list[str]) -> None:
         [sys.executable, *entry, "--help"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0 and "reap" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The real adapter over pulumi.automation, driven against a fake `pulumi` executable
+# ---------------------------------------------------------------------------------------------
+
+FAKE_PULUMI = r'''#!{python}
+"""A stand-in Pulumi CLI: logs its argv, answers the few commands the adapter uses."""
+import json, os, sys
+
+args = [a for a in sys.argv[1:] if a != "--non-interactive"]  # the API adds it
+with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+stack = args[args.index("--stack") + 1] if "--stack" in args else None
+
+
+def fail(message):
+    sys.stderr.write(message + "\n")
+    sys.exit(255)
+
+
+if args[:1] == ["version"]:
+    print("v3.272.0")
+elif args[:2] == ["stack", "ls"]:
+    print(json.dumps([
+        {"name": "dev", "current": False, "updateInProgress": False, "resourceCount": 40},
+        {"name": "pr-1", "current": True, "updateInProgress": True, "lastUpdate": "2025-01-18T00:58:02.000Z"},
+    ]))
+elif args[:2] == ["stack", "select"]:
+    if stack == "pr-new" and not os.path.exists(os.environ["FAKE_PULUMI_LOG"] + ".created"):
+        fail("error: no stack named 'pr-new' found")
+elif args[:2] == ["stack", "init"]:
+    open(os.environ["FAKE_PULUMI_LOG"] + ".created", "w").close()
+elif args[:3] == ["stack", "tag", "set"]:
+    if stack == "pr-old-cli":
+        fail("error: stack tags not supported in --local mode")
+elif args[:3] == ["stack", "tag", "ls"]:
+    if stack == "pr-old-cli":
+        fail("error: stack tags not supported in --local mode")
+    print(json.dumps({"ephemeral": "true", "expires-at": "2025-03-01T11:00:00Z", "pulumi:project": "bf"}))
+elif args[:2] == ["stack", "history"]:
+    print(json.dumps([{
+        "kind": "update", "startTime": "2025-01-18T00:58:02.000Z", "message": "", "environment": {},
+        "config": {"botfront-ops:ephemeral": {"value": "true", "secret": False},
+                   "botfront:apiKey": {"secret": True}},
+        "result": "succeeded", "endTime": "2025-01-18T00:59:02.000Z", "version": 3,
+    }]))
+elif args[:1] in (["config"], ["destroy"]) or args[:2] == ["stack", "rm"]:
+    pass
+else:
+    fail("error: unexpected command " + " ".join(args))
+'''
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cli = bin_dir / "pulumi"
+    cli.write_text(FAKE_PULUMI.replace("{python}", sys.executable))
+    cli.chmod(0o755)
+    log = tmp_path / "pulumi.log"
+    log.write_text("")
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    return log
+
+
+def cli_calls(log: Path) -> list[list[str]]:
+    import json
+
+    return [json.loads(line) for line in log.read_text().splitlines() if line]
+
+
+def test_automation_adapter_issues_the_right_cli_commands(project: Path, fake_cli: Path) -> None:
+    pulumi_yaml = (project / "Pulumi.yaml").read_text()
+    ws = ephemeral.AutomationWorkspace(project)
+
+    assert ws.list_stacks() == [StackInfo("dev", False), StackInfo("pr-1", True)]
+    ws.create_or_select("pr-new")  # select fails with "no stack named", so it is created
+    ws.set_tags("pr-new", {"ephemeral": "true", "expires-at": "2025-03-03T12:00:00Z"})
+    ws.set_config(
+        "pr-new", {"botfront:database.mode": "incluster", "botfront:database.oplog": "true"}, path=True
+    )
+    ws.set_config("pr-new", {"botfront:namespace": "botfront-pr-new"}, path=False)
+    ws.remove_config("pr-new", ["botfront:old"])
+    assert ws.get_tags("pr-new")["expires-at"] == "2025-03-01T11:00:00Z"
+    assert ws.last_update_config("pr-new") == {
+        "botfront-ops:ephemeral": "true",
+        "botfront:apiKey": "[secret]",
+    }
+    ws.destroy("pr-new", lambda line: None)
+    ws.remove("pr-new")
+
+    calls = [c for c in cli_calls(fake_cli) if c != ["version"]]
+    assert ["stack", "ls", "--json"] in calls
+    assert ["stack", "select", "--stack", "pr-new"] in calls and ["stack", "init", "pr-new"] in calls
+    assert ["stack", "tag", "set", "ephemeral", "true", "--stack", "pr-new"] in calls
+    assert ["stack", "tag", "set", "expires-at", "2025-03-03T12:00:00Z", "--stack", "pr-new"] in calls
+    set_all = [c for c in calls if c[:2] == ["config", "set-all"]]
+    assert set_all[0][:5] == ["config", "set-all", "--stack", "pr-new", "--path"]
+    assert "botfront:database.mode=incluster" in set_all[0] and "--secret" not in set_all[0]
+    assert "--path" not in set_all[1] and "botfront:namespace=botfront-pr-new" in set_all[1]
+    assert ["config", "rm-all", "--stack", "pr-new", "botfront:old"] in calls
+    assert any(c[0] == "destroy" and "--yes" in c and c[-2:] == ["--stack", "pr-new"] for c in calls)
+    assert ["stack", "rm", "--yes", "pr-new"] in calls
+    # Built without project_settings: Pulumi.yaml (with its stackConfigDir) is never rewritten.
+    assert (project / "Pulumi.yaml").read_text() == pulumi_yaml
+
+
+def test_automation_adapter_maps_missing_tag_support(project: Path, fake_cli: Path) -> None:
+    ws = ephemeral.AutomationWorkspace(project)
+    with pytest.raises(TagsUnsupported, match="not supported"):
+        ws.set_tags("pr-old-cli", {"ephemeral": "true"})
+    with pytest.raises(TagsUnsupported):
+        ws.get_tags("pr-old-cli")
