@@ -62,6 +62,7 @@ secrets = GeneratedSecrets(
         mongo_url=database.mongo_url,
         mongo_oplog_url=database.mongo_oplog_url,
         mail_url=settings.mail_url,
+        rasa_token_keys=[instance.token_key for instance in settings.rasa_instances],
     ),
     opts=on_cluster,
 )
@@ -89,8 +90,13 @@ pulumi.export("namespace", target.namespace_name)
 pulumi.export("botfrontUrl", platform.botfront_url)
 pulumi.export("rasaUrl", platform.rasa_url)
 pulumi.export("services", sorted(platform.workloads))
-# What to enter in Botfront > Settings > Instance so the UI can reach and train Rasa.
-pulumi.export("rasaInstanceHost", "http://rasa:5005")
+# What to enter in Botfront > Settings > Instance so the UI can reach and train each Rasa.
+pulumi.export("rasaInstanceHost", platform.rasa_instances[0]["instanceHost"])
+pulumi.export("rasaInstances", platform.rasa_instances)
+pulumi.export(
+    "rasaAuthTokens",
+    pulumi.Output.secret({key: token for key, token in secrets.rasa_auth_tokens.items()}),
+)
 pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
 pulumi.export("graphqlApiKey", pulumi.Output.secret(secrets.api_key))
 pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))

@@ -48,12 +48,16 @@ class Paths:
 
 
 def allowed_paths(settings: Settings) -> Paths:
-    services = set(settings.services)
-    internal = [Path("botfront", "rasa", 5005), Path("rasa", "botfront", 3000)]
-    if "duckling" in services:
-        internal.append(Path("rasa", "duckling", 8000))
-    if "actions" in services:
-        internal.append(Path("rasa", "actions", 5055))
+    internal: list[Path] = []
+    public = [Path("ingress-controller", "botfront", 3000)]
+    for instance in settings.rasa_instances:
+        rasa = instance.name
+        internal += [Path("botfront", rasa, 5005), Path(rasa, "botfront", 3000)]
+        public.append(Path("ingress-controller", rasa, 5005))
+        if settings.duckling:
+            internal.append(Path(rasa, "duckling", 8000))
+        if instance.actions_service:
+            internal.append(Path(rasa, instance.actions_service, 5055))
     external: list[Egress] = []
     mongo_clients = ["botfront"] + (["botfront-api"] if settings.botfront_api else [])
     if settings.database.mode == "incluster":
@@ -68,10 +72,9 @@ def allowed_paths(settings: Settings) -> Paths:
         external.append(Egress("botfront", SMTP_PORTS))
     # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
     external.append(Egress("botfront", (443,)))
-    if "actions" in services:
+    for name, _ in settings.actions:
         # Custom actions usually call outside APIs.
-        external.append(Egress("actions", (80, 443)))
-    public = [Path("ingress-controller", "botfront", 3000), Path("ingress-controller", "rasa", 5005)]
+        external.append(Egress(name, (80, 443)))
     return Paths(internal=tuple(internal), from_ingress_controller=tuple(public), external=tuple(external))
 
 

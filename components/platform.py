@@ -16,15 +16,8 @@ import pulumi_kubernetes.networking.v1 as networking
 
 from components import rasa_config
 from components.database import keep_data
-from components.services import (
-    BOTFRONT,
-    MODELS_CLAIM,
-    PORTS,
-    RASA,
-    RASA_CONFIG_SECRET,
-    application_specs,
-)
-from components.settings import Settings
+from components.services import BOTFRONT, PORTS, RASA, application_specs
+from components.settings import RasaInstance, Settings
 from components.workload import Workload, WorkloadArgs
 
 # ingress-nginx: Meteor's DDP and Rasa's socket.io need websockets (native in ingress-nginx) and
@@ -65,58 +58,43 @@ class BotfrontPlatform(pulumi.ComponentResource):
     workloads: dict[str, Workload]
     ingresses: dict[str, networking.Ingress]
     routes: dict[str, apiextensions.CustomResource]
-    models_volume: core.PersistentVolumeClaim
-    rasa_config: core.Secret
+    models_volumes: dict[str, core.PersistentVolumeClaim]
+    rasa_configs: dict[str, core.Secret]
 
     def __init__(self, name: str, args: BotfrontPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("botfront:platform:BotfrontPlatform", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": "botfront", "app.kubernetes.io/instance": settings.stack}
-
-        self.models_volume = core.PersistentVolumeClaim(
-            MODELS_CLAIM,
-            metadata=meta.ObjectMetaArgs(name=MODELS_CLAIM, namespace=args.namespace, labels=labels),
-            spec=core.PersistentVolumeClaimSpecArgs(
-                access_modes=[settings.models.access_mode],
-                storage_class_name=settings.models.storage_class,
-                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.models.size}),
-            ),
-            opts=pulumi.ResourceOptions.merge(child, keep_data(settings.protect)),
-        )
-
-        config_inputs = pulumi.Output.from_input(settings.chatbase_api_key).apply(
-            lambda chatbase: rasa_config.RasaConfigInputs(
-                rasa_url=settings.rasa_url,
-                actions=settings.actions_image is not None,
-                max_events=settings.tracker.max_events,
-                persist_time=settings.tracker.persist_time,
-                regression_test_channel=settings.release.regression_test_channel,
-                chatbase_api_key=chatbase,
-            )
-        )
-        endpoints_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.endpoints(i)))
-        credentials_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.credentials(i)))
-        self.rasa_config = core.Secret(
-            RASA_CONFIG_SECRET,
-            metadata=meta.ObjectMetaArgs(name=RASA_CONFIG_SECRET, namespace=args.namespace, labels=labels),
-            type="Opaque",
-            string_data={"endpoints.yml": endpoints_yml, "credentials.yml": credentials_yml},
-            opts=child,
-        )
+        self.namespace = args.namespace
+        self.labels = labels
 
         secret_checksum = checksum(
             args.checksum_key,
             [pulumi.Output.concat(k, "=", v) for k, v in sorted(args.secret_entries.items())],
         )
-        rasa_checksum = checksum(args.checksum_key, [endpoints_yml, credentials_yml])
+        # What each workload waits for, and the checksum of the config it reads.
+        needs: dict[str, list[pulumi.Resource]] = {}
+        config_checksums: dict[str, pulumi.Output[str]] = {}
+        self.models_volumes = {}
+        self.rasa_configs = {}
+        for instance in settings.rasa_instances:
+            volume = self._models_volume(instance.models_claim, settings, child)
+            self.models_volumes[instance.name] = volume
+            config, config_checksum = self._rasa_config(instance, settings, args.checksum_key, child)
+            self.rasa_configs[instance.name] = config
+            config_checksums[instance.name] = config_checksum
+            needs[instance.name] = [volume, config]
+            if instance.default:
+                needs[BOTFRONT] = [volume]
+
         self.workloads = {}
         for spec in application_specs(settings):
             annotations: dict[str, pulumi.Input[str]] = {}
             if any(env.secret_key for env in spec.env):
                 annotations["checksum/secrets"] = secret_checksum
-            if spec.name == RASA:
-                annotations["checksum/rasa-config"] = rasa_checksum
+            if spec.name in config_checksums:
+                annotations["checksum/rasa-config"] = config_checksums[spec.name]
             self.workloads[spec.name] = Workload(
                 spec.name,
                 WorkloadArgs(
@@ -128,14 +106,16 @@ class BotfrontPlatform(pulumi.ComponentResource):
                     labels=labels,
                 ),
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.models_volume, self.rasa_config, *args.depends_on]
+                    parent=self, depends_on=[*needs.get(spec.name, []), *args.depends_on]
                 ),
             )
 
         self.ingresses = {}
         self.routes = {}
         if settings.ingress.enabled:
-            for service, url in ((BOTFRONT, settings.root_url), (RASA, settings.rasa_url)):
+            public = [(BOTFRONT, settings.root_url)]
+            public += [(instance.name, instance.rasa_url) for instance in settings.rasa_instances]
+            for service, url in public:
                 if settings.platform == "openshift":
                     self.routes[service] = _route(service, url, args.namespace, labels, child)
                 else:
@@ -143,13 +123,75 @@ class BotfrontPlatform(pulumi.ComponentResource):
 
         self.botfront_url = settings.root_url
         self.rasa_url = settings.rasa_url
+        self.rasa_instances = [
+            {
+                "project": instance.project_id,
+                "environment": instance.environment,
+                "rasaUrl": instance.rasa_url,
+                # What to enter in Botfront > Settings > Instance for this project/environment.
+                "instanceHost": f"http://{instance.name}:{PORTS[RASA]}",
+                "authTokenKey": instance.token_key,
+            }
+            for instance in settings.rasa_instances
+        ]
         self.register_outputs(
             {
                 "botfrontUrl": self.botfront_url,
                 "rasaUrl": self.rasa_url,
+                "rasaInstances": self.rasa_instances,
                 "services": sorted(self.workloads),
             }
         )
+
+    def _models_volume(
+        self, claim: str, settings: Settings, opts: pulumi.ResourceOptions
+    ) -> core.PersistentVolumeClaim:
+        return core.PersistentVolumeClaim(
+            claim,
+            metadata=meta.ObjectMetaArgs(name=claim, namespace=self.namespace, labels=self.labels),
+            spec=core.PersistentVolumeClaimSpecArgs(
+                access_modes=[settings.models.access_mode],
+                storage_class_name=settings.models.storage_class,
+                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.models.size}),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, keep_data(settings.protect)),
+        )
+
+    def _rasa_config(
+        self,
+        instance: RasaInstance,
+        settings: Settings,
+        checksum_key: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> tuple[core.Secret, pulumi.Output[str]]:
+        """endpoints.yml + credentials.yml for one Rasa, and their checksum."""
+        config_inputs = pulumi.Output.from_input(settings.chatbase_api_key).apply(
+            lambda chatbase: rasa_config.RasaConfigInputs(
+                rasa_url=instance.rasa_url,
+                actions=instance.actions_service is not None,
+                max_events=settings.tracker.max_events,
+                persist_time=settings.tracker.persist_time,
+                regression_test_channel=settings.release.regression_test_channel,
+                chatbase_api_key=chatbase,
+                actions_service=instance.actions_service or "actions",
+            )
+        )
+        endpoints_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.endpoints(i)))
+        credentials_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.credentials(i)))
+        name = instance.config_secret
+        secret = core.Secret(
+            name,
+            metadata=meta.ObjectMetaArgs(name=name, namespace=self.namespace, labels=self.labels),
+            type="Opaque",
+            string_data={"endpoints.yml": endpoints_yml, "credentials.yml": credentials_yml},
+            opts=opts,
+        )
+        return secret, checksum(checksum_key, [endpoints_yml, credentials_yml])
+
+
+def service_kind(service: str) -> str:
+    """`rasa-<project>-<env>` is a rasa."""
+    return RASA if service.startswith(RASA + "-") else service
 
 
 def _route(
@@ -230,7 +272,9 @@ def _ingress(
                                 backend=networking.IngressBackendArgs(
                                     service=networking.IngressServiceBackendArgs(
                                         name=service,
-                                        port=networking.ServiceBackendPortArgs(number=PORTS[service]),
+                                        port=networking.ServiceBackendPortArgs(
+                                            number=PORTS[service_kind(service)]
+                                        ),
                                     )
                                 ),
                             )

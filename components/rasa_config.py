@@ -14,7 +14,6 @@ import yaml
 
 # In-cluster hosts: the names Botfront seeds into its own defaults (private.yaml).
 BOTFRONT_GRAPHQL_URL = "http://botfront:3000/graphql"
-ACTIONS_WEBHOOK_URL = "http://actions:5055/webhook"
 DUCKLING_URL = "http://duckling:8000"
 
 
@@ -28,6 +27,7 @@ class RasaConfigInputs:
     persist_time: int
     regression_test_channel: bool
     chatbase_api_key: str | None = None
+    actions_service: str = "actions"
 
 
 def endpoints(inputs: RasaConfigInputs) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def endpoints(inputs: RasaConfigInputs) -> dict[str, Any]:
         "tracker_store": tracker_store,
     }
     if inputs.actions:
-        config["action_endpoint"] = {"url": ACTIONS_WEBHOOK_URL}
+        config["action_endpoint"] = {"url": f"http://{inputs.actions_service}:5055/webhook"}
     return config
 
 

@@ -6,7 +6,7 @@ updates), land in a single Secret, and reach containers only through secretKeyRe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -23,6 +23,8 @@ class GeneratedSecretsArgs:
     mongo_url: pulumi.Input[str]
     mongo_oplog_url: pulumi.Input[str] | None = None
     mail_url: pulumi.Input[str] | None = None
+    # One Rasa auth token per Rasa instance, under these keys of the Secret.
+    rasa_token_keys: Sequence[str] = (SecretKeys.RASA_AUTH_TOKEN,)
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -41,13 +43,15 @@ class GeneratedSecrets(pulumi.ComponentResource):
         self.api_key = random.RandomPassword(
             f"{name}-graphql-api-key", length=48, special=False, opts=child
         ).result
-        self.rasa_auth_token = random.RandomPassword(
-            f"{name}-rasa-auth-token", length=48, special=False, opts=child
-        ).result
+        self.rasa_auth_tokens = {
+            key: random.RandomPassword(f"{name}-{key}", length=48, special=False, opts=child).result
+            for key in args.rasa_token_keys
+        }
+        self.rasa_auth_token = self.rasa_auth_tokens[args.rasa_token_keys[0]]
 
         entries: dict[str, pulumi.Input[str]] = {
             SecretKeys.API_KEY: self.api_key,
-            SecretKeys.RASA_AUTH_TOKEN: self.rasa_auth_token,
+            **self.rasa_auth_tokens,
             SecretKeys.MONGO_URL: args.mongo_url,
         }
         if args.mongo_oplog_url is not None:

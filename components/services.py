@@ -7,7 +7,7 @@ No Pulumi resources here: `components/platform.py` feeds these specs to the shar
 from __future__ import annotations
 
 from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
-from components.settings import Settings
+from components.settings import Project, RasaInstance, Settings
 from components.workload import Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
 
 # Names in-cluster clients use: Botfront seeds exactly these hosts into its default endpoints
@@ -85,21 +85,23 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
     )
 
 
-def rasa_spec(settings: Settings) -> ServiceSpec:
+def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
     release = settings.release
     env = [
         Env("BF_URL", BOTFRONT_GRAPHQL_URL),
-        Env("BF_PROJECT_ID", settings.project_id),
-        Env("BOTFRONT_ENV", "development"),
+        Env("BF_PROJECT_ID", instance.project_id),
+        Env("BOTFRONT_ENV", instance.environment),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
-        Env("AUTH_TOKEN", secret_key=SecretKeys.RASA_AUTH_TOKEN),
+        Env("AUTH_TOKEN", secret_key=instance.token_key),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
     ]
     if settings.duckling:
         env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
+    # Only the default instance shares its volume with botfront (and so its node).
+    shares_node = instance.default and settings.models.shared_by_node
     return ServiceSpec(
-        name=RASA,
+        name=instance.name,
         image=settings.images["rasa"],
         port=PORTS[RASA],
         env=tuple(env),
@@ -111,10 +113,10 @@ def rasa_spec(settings: Settings) -> ServiceSpec:
             # The webchat channel answers once Rasa has loaded its credentials and channels.
             readiness=Probe(path="/webhooks/webchat/", period=10, failure_threshold=3),
         ),
-        resources=settings.resources["rasa"],
+        resources=instance.resources,
         volumes=(
-            Volume(name="models", claim=MODELS_CLAIM),
-            Volume(name="rasa-config", secret=RASA_CONFIG_SECRET, default_mode=0o440),
+            Volume(name="models", claim=instance.models_claim),
+            Volume(name="rasa-config", secret=instance.config_secret, default_mode=0o440),
         ),
         mounts=(
             Mount(volume="models", path=MODELS_PATH),
@@ -129,7 +131,7 @@ def rasa_spec(settings: Settings) -> ServiceSpec:
         # The image runs as 1001 with /app group-writable; Rasa and matplotlib write config
         # under /.config and scratch files under /tmp.
         security=Security(run_as_user=1001, fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config")),
-        co_locate=MODELS_CLAIM if settings.models.shared_by_node else None,
+        co_locate=MODELS_CLAIM if shares_node else None,
     )
 
 
@@ -148,13 +150,13 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
     )
 
 
-def actions_spec(settings: Settings) -> ServiceSpec:
-    assert settings.actions_image is not None
+def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec:
+    assert project.actions_image is not None
     return ServiceSpec(
-        name=ACTIONS,
-        image=settings.actions_image,
+        name=name,
+        image=project.actions_image,
         port=PORTS[ACTIONS],
-        env=(Env("BF_URL", BOTFRONT_GRAPHQL_URL), Env("BF_PROJECT_ID", settings.project_id)),
+        env=(Env("BF_URL", BOTFRONT_GRAPHQL_URL), Env("BF_PROJECT_ID", project.id)),
         probes=Probes(
             startup=Probe(path="/health", period=5, failure_threshold=24),
             liveness=Probe(path="/health", period=20, failure_threshold=3),
@@ -190,11 +192,11 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
 
 def application_specs(settings: Settings) -> list[ServiceSpec]:
     """Every Botfront service the stack runs (the database is built by its own component)."""
-    specs = [botfront_spec(settings), rasa_spec(settings)]
+    specs = [botfront_spec(settings)]
+    specs += [rasa_spec(settings, instance) for instance in settings.rasa_instances]
     if settings.botfront_api:
         specs.append(botfront_api_spec(settings))
     if settings.duckling:
         specs.append(duckling_spec(settings))
-    if settings.actions_image:
-        specs.append(actions_spec(settings))
+    specs += [actions_spec(settings, name, project) for name, project in settings.actions]
     return specs

@@ -78,6 +78,7 @@ KNOWN_KEYS = (
     "renderTo",
     "atlas",
     "networkPolicy",
+    "projects",
 )
 # Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
 STRUCTURED_KEYS = (
@@ -93,10 +94,14 @@ STRUCTURED_KEYS = (
     "replicas",
     "atlas",
     "networkPolicy",
+    "projects",
 )
 SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# A project id becomes part of object names (rasa-<id>-production): lower-case DNS label rules,
+# short enough that `rasa-config-<id>-development` stays a valid label.
+_PROJECT_NAME_PART = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
@@ -144,6 +149,64 @@ class Ingress:
         return bool(self.tls_secret_name or self.cluster_issuer)
 
 
+ENVIRONMENTS = ("development", "production")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A Botfront project; each of its environments gets its own Rasa."""
+
+    id: str
+    environments: tuple[str, ...]
+    rasa_resources: Resources
+    actions_image: str | None = None
+    # Explicit public Rasa URLs per environment (others are derived).
+    rasa_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RasaInstance:
+    """One Rasa per (project, environment): trackers live in process memory, so no sharing.
+
+    The first project's first environment is the default instance and keeps the plain names
+    (`rasa`, `models`, `rasa-config`), the host Botfront seeds into its instance settings.
+    """
+
+    project_id: str
+    environment: str
+    default: bool
+    rasa_url: str
+    resources: Resources
+    # Service name of the project's action server, if it has one.
+    actions_service: str | None
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.default else f"-{self.project_id}-{self.environment}"
+
+    @property
+    def name(self) -> str:
+        return "rasa" + self.suffix
+
+    @property
+    def models_claim(self) -> str:
+        return "models" + self.suffix
+
+    @property
+    def config_secret(self) -> str:
+        return "rasa-config" + self.suffix
+
+    @property
+    def token_key(self) -> str:
+        return "rasa-auth-token" + self.suffix
+
+
+def actions_service_name(project: Project, first: bool) -> str | None:
+    if project.actions_image is None:
+        return None
+    return "actions" if first else f"actions-{project.id}"
+
+
 @dataclass(frozen=True)
 class NetworkPolicy:
     enabled: bool = True
@@ -176,6 +239,38 @@ class Settings:
     chatbase_api_key: pulumi.Input[str] | None = None
     render_to: str | None = None
     network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
+    projects: tuple[Project, ...] = ()
+
+    @property
+    def rasa_instances(self) -> tuple[RasaInstance, ...]:
+        instances: list[RasaInstance] = []
+        for index, project in enumerate(self.projects):
+            for environment in project.environments:
+                default = not instances
+                url = project.rasa_urls.get(environment) or (
+                    self.rasa_url if default else derive_rasa_url(self.root_url, project.id, environment)
+                )
+                instances.append(
+                    RasaInstance(
+                        project_id=project.id,
+                        environment=environment,
+                        default=default,
+                        rasa_url=url or self.rasa_url,
+                        resources=project.rasa_resources,
+                        actions_service=actions_service_name(project, index == 0),
+                    )
+                )
+        return tuple(instances)
+
+    @property
+    def actions(self) -> tuple[tuple[str, Project], ...]:
+        """(service name, project) of every action server."""
+        found = []
+        for index, project in enumerate(self.projects):
+            name = actions_service_name(project, index == 0)
+            if name:
+                found.append((name, project))
+        return tuple(found)
 
     @property
     def botfront_api(self) -> bool:
@@ -189,20 +284,23 @@ class Settings:
             keys.append("botfrontApi")
         if self.duckling:
             keys.append("duckling")
-        if self.actions_image:
+        if self.actions:
             keys.append("actions")
         if self.database.mode == "incluster":
             keys.append("mongo")
         return tuple(keys)
 
 
-def derive_rasa_url(root_url: str) -> str | None:
-    """`https://botfront.example.com` -> `https://rasa.botfront.example.com` (same scheme, port)."""
+def derive_rasa_url(root_url: str, project: str | None = None, environment: str | None = None) -> str | None:
+    """`https://botfront.example.com` -> `https://rasa.botfront.example.com` (same scheme, port);
+    for another project and environment `https://rasa-<project>-<environment>.botfront.example.com`.
+    """
     parts = urlsplit(root_url)
     host = parts.hostname or ""
     if not host or is_ip(host):
         return None
-    netloc = f"rasa.{host}" + (f":{parts.port}" if parts.port else "")
+    label = f"rasa-{project}-{environment}" if project and environment else "rasa"
+    netloc = f"{label}.{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, "", "", ""))
 
 
@@ -272,6 +370,15 @@ def parse_settings(
     resources = _resources(p, raw.get("resources"))
     replicas = _replicas(p, raw.get("replicas"))
     network_policy = _network_policy(p, raw.get("networkPolicy"), platform)
+    projects = _projects(p, raw, project_id, actions_image, resources["rasa"])
+    several_instances = sum(len(pr.environments) for pr in projects) > 1
+    if several_instances and release.botfront_writes_models:
+        p.add(
+            "projects",
+            raw.get("projects"),
+            f"several Rasa instances need release 1.0.4 or later: Botfront {release.version} "
+            "writes every trained model itself to one MODELS_LOCAL_PATH",
+        )
     render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
 
     if models.shared_by_node and replicas["botfront"] > 1:
@@ -296,6 +403,8 @@ def parse_settings(
         protect=protect,
     )
 
+    if root_url and rasa_url:
+        _check_public_urls(p, projects, root_url, rasa_url)
     p.raise_if_any(stack)
     assert root_url is not None and rasa_url is not None  # guaranteed once there are no problems
     if secrets.get("chatbaseApiKey") is not None:
@@ -307,7 +416,7 @@ def parse_settings(
         stack=stack,
         release=release,
         namespace=namespace,
-        project_id=project_id,
+        project_id=projects[0].id,
         root_url=root_url,
         rasa_url=rasa_url,
         rasa_url_derived=rasa_url_derived,
@@ -327,6 +436,7 @@ def parse_settings(
         chatbase_api_key=secrets.get("chatbaseApiKey"),
         render_to=render_to,
         network_policy=network_policy,
+        projects=projects,
     )
 
 
@@ -363,14 +473,14 @@ def _images(p: Problems, value: Any, release: Release) -> dict[str, str]:
     return images
 
 
-def _actions(p: Problems, value: Any) -> str | None:
-    raw = p.mapping("actions", value, ("image",))
+def _actions(p: Problems, value: Any, path: str = "actions") -> str | None:
+    raw = p.mapping(path, value, ("image",))
     if not raw:
         return None
     image = raw.get("image")
     problem = pinning_problem(image) if image is not None else "is missing"
     if problem:
-        p.add("actions.image", image, f"the action server image {problem}")
+        p.add(f"{path}.image", image, f"the action server image {problem}")
         return None
     return str(image)
 
@@ -432,6 +542,116 @@ def _ingress(p: Problems, value: Any) -> Ingress:
     )
 
 
+def _projects(
+    p: Problems,
+    raw: Mapping[str, Any],
+    project_id: str,
+    actions_image: str | None,
+    rasa_resources: Resources,
+) -> tuple[Project, ...]:
+    """`botfront:projects`, or the single `projectId` in development when it is absent."""
+    value = raw.get("projects")
+    if value is None:
+        return (Project(project_id, ("development",), rasa_resources, actions_image),)
+    if not isinstance(value, list) or not value:
+        p.add(
+            "projects", value, "expected a non-empty list of {id, environments, rasaUrl, resources, actions}"
+        )
+        return (Project(project_id, ("development",), rasa_resources, actions_image),)
+    if "projectId" in raw and isinstance(value[0], Mapping) and raw["projectId"] != value[0].get("id"):
+        p.add(
+            "projectId",
+            raw["projectId"],
+            f"with botfront:projects, projectId must be the first project's id "
+            f"({value[0].get('id')!r}) or unset",
+        )
+    projects: list[Project] = []
+    seen: set[str] = set()
+    allowed_keys = ("id", "environments", "rasaUrl", "resources", "actions")
+    for index, item in enumerate(value):
+        path = f"projects[{index}]"
+        entry = p.mapping(path, item, allowed_keys)
+        if not isinstance(item, Mapping):
+            continue
+        pid = entry.get("id")
+        if not isinstance(pid, str) or not _PROJECT_NAME_PART.match(pid) or len(pid) > 40:
+            p.add(
+                f"{path}.id",
+                pid,
+                "expected a project id usable in Kubernetes names: 1-40 lower-case letters, digits "
+                "or '-', starting and ending with a letter or digit (it names rasa-<id>-<environment>)",
+            )
+            continue
+        if pid in seen:
+            p.add(f"{path}.id", pid, "duplicate project id: each project is listed once")
+            continue
+        seen.add(pid)
+        environments = entry.get("environments", ["development"])
+        if not isinstance(environments, list) or not environments:
+            p.add(
+                f"{path}.environments",
+                environments,
+                "expected a non-empty list of: " + ", ".join(ENVIRONMENTS),
+            )
+            environments = ["development"]
+        valid_envs: list[str] = []
+        for env_index, env in enumerate(environments):
+            if env not in ENVIRONMENTS:
+                p.add(
+                    f"{path}.environments[{env_index}]",
+                    env,
+                    "unknown Botfront environment; allowed: " + ", ".join(ENVIRONMENTS),
+                )
+            elif env in valid_envs:
+                p.add(f"{path}.environments[{env_index}]", env, "listed twice")
+            else:
+                valid_envs.append(env)
+        urls = p.mapping(f"{path}.rasaUrl", entry.get("rasaUrl"), valid_envs or ENVIRONMENTS)
+        rasa_urls = {}
+        for env, url in urls.items():
+            checked = check_url(p, f"{path}.rasaUrl.{env}", url, required=False)
+            if checked:
+                rasa_urls[env] = checked
+        resources = _service_resources(
+            p, f"{path}.resources", entry.get("resources"), DEFAULT_RESOURCES["rasa"]
+        )
+        if "resources" not in entry:
+            resources = rasa_resources
+        image = _actions(p, entry.get("actions"), f"{path}.actions")
+        if image is None and index == 0 and "actions" not in entry:
+            image = actions_image  # the top-level `actions` belongs to the first project
+        projects.append(Project(pid, tuple(valid_envs or ["development"]), resources, image, rasa_urls))
+    return tuple(projects) or (Project(project_id, ("development",), rasa_resources, actions_image),)
+
+
+def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
+    """Every Rasa needs its own public host: webchat sockets connect to the host's root."""
+    hosts: dict[str, str] = {urlsplit(root_url).netloc: "rootUrl"}
+    first = True
+    for index, project in enumerate(projects):
+        for env in project.environments:
+            url = project.rasa_urls.get(env) or (
+                rasa_url if first else derive_rasa_url(root_url, project.id, env)
+            )
+            first = False
+            if url is None:
+                p.add(
+                    f"projects[{index}].rasaUrl.{env}",
+                    None,
+                    "required: rootUrl is an IP address, so no Rasa URL can be derived",
+                )
+                continue
+            host = urlsplit(url).netloc
+            if host in hosts:
+                p.add(
+                    f"projects[{index}].rasaUrl.{env}",
+                    url,
+                    f"the public host is already used by {hosts[host]}: each Rasa instance needs its own",
+                )
+            else:
+                hosts[host] = f"projects[{index}] ({project.id}, {env})"
+
+
 def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
     raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace"))
     default_namespace = "openshift-ingress" if platform == "openshift" else "ingress-nginx"
@@ -450,29 +670,37 @@ def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
 
 def _resources(p: Problems, value: Any) -> dict[str, Resources]:
     raw = p.mapping("resources", value, SERVICE_KEYS)
-    result: dict[str, Resources] = {}
-    for service, defaults in DEFAULT_RESOURCES.items():
-        override = p.mapping(f"resources.{service}", raw.get(service), ("requests", "limits"))
-        merged: dict[str, dict[str, str]] = {}
-        for section in ("requests", "limits"):
-            values = p.mapping(f"resources.{service}.{section}", override.get(section), ("cpu", "memory"))
-            merged[section] = dict(defaults[section])
-            for kind in ("cpu", "memory"):
-                path = f"resources.{service}.{section}.{kind}"
-                checked = check_quantity(p, path, values.get(kind), "cpu" if kind == "cpu" else "bytes")
-                if checked is not None:
-                    merged[section][kind] = checked
+    return {
+        service: _service_resources(p, f"resources.{service}", raw.get(service), defaults)
+        for service, defaults in DEFAULT_RESOURCES.items()
+    }
+
+
+def _service_resources(
+    p: Problems, path: str, value: Any, defaults: Mapping[str, Mapping[str, str]]
+) -> Resources:
+    """`{requests, limits}` of cpu/memory over `defaults`; a request may not exceed its limit."""
+    override = p.mapping(path, value, ("requests", "limits"))
+    merged: dict[str, dict[str, str]] = {}
+    for section in ("requests", "limits"):
+        values = p.mapping(f"{path}.{section}", override.get(section), ("cpu", "memory"))
+        merged[section] = dict(defaults[section])
         for kind in ("cpu", "memory"):
-            request = parse_quantity(merged["requests"][kind])
-            limit = parse_quantity(merged["limits"][kind])
-            if request is not None and limit is not None and request > limit:
-                p.add(
-                    f"resources.{service}.requests.{kind}",
-                    merged["requests"][kind],
-                    f"must not exceed the limit ({merged['limits'][kind]})",
-                )
-        result[service] = Resources(requests=merged["requests"], limits=merged["limits"])
-    return result
+            checked = check_quantity(
+                p, f"{path}.{section}.{kind}", values.get(kind), "cpu" if kind == "cpu" else "bytes"
+            )
+            if checked is not None:
+                merged[section][kind] = checked
+    for kind in ("cpu", "memory"):
+        request = parse_quantity(merged["requests"][kind])
+        limit = parse_quantity(merged["limits"][kind])
+        if request is not None and limit is not None and request > limit:
+            p.add(
+                f"{path}.requests.{kind}",
+                merged["requests"][kind],
+                f"must not exceed the limit ({merged['limits'][kind]})",
+            )
+    return Resources(requests=merged["requests"], limits=merged["limits"])
 
 
 def _replicas(p: Problems, value: Any) -> dict[str, int]:
