@@ -90,6 +90,10 @@ class StackMissing(Exception):
     """The stack does not exist (any more)."""
 
 
+class UpdateInProgress(Exception):
+    """Another update holds the stack's lock (self-managed backends do not always list this)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Pure helpers: names, TTLs, expiry, backend, markers
 # ---------------------------------------------------------------------------------------------
@@ -587,6 +591,8 @@ class AutomationWorkspace:
             self._stack(stack).destroy(on_output=on_output, color="never")
         except self._auto.StackNotFoundError as error:
             raise StackMissing(stack) from error
+        except self._auto.ConcurrentUpdateError as error:
+            raise UpdateInProgress(short_error(error)) from error
 
     def remove(self, stack: str) -> None:
         try:
@@ -796,6 +802,10 @@ def cmd_reap(ws: Workspace, project: Project, now: datetime, io: Streams, dry_ru
         else:
             try:
                 destroy_and_remove(ws, name, io)
+            except UpdateInProgress:
+                io.say(f"skip {name}: {decision.reason}, but another update holds its lock; next run")
+                counts["skipped"] += 1
+                continue
             except Exception as error:  # one failure does not stop the others
                 io.say(f"FAILED {name}: destroy failed: {short_error(error)}")
                 counts["failed"] += 1

@@ -499,6 +499,16 @@ def test_one_failure_does_not_stop_the_others_and_fails_the_run(project: Path) -
     assert "Traceback" not in out + err
 
 
+def test_a_lock_found_only_at_destroy_time_is_a_skip_not_a_failure(project: Path) -> None:
+    ws = FakeWorkspace()
+    ws.add("pr-1", tags={"ephemeral": "true", "expires-at": PAST})  # listed as idle...
+    ws.fail_destroy["pr-1"] = ephemeral.UpdateInProgress("the stack is currently locked by 1 lock(s)")
+    code, out, _, _ = run(["--work-dir", str(project), "reap"], ws)
+    assert code == 0 and "pr-1" in ws.stacks
+    assert "skip pr-1: expired 2025-03-01T11:00:00Z (1h0m ago), but another update holds its lock" in out
+    assert out.splitlines()[-1] == "reap: 0 destroyed, 0 kept, 1 skipped, 0 failed"
+
+
 def test_an_ephemeral_stack_with_an_unreadable_expiry_is_reported_not_destroyed(project: Path) -> None:
     ws = FakeWorkspace()
     ws.add("pr-1", tags={"ephemeral": "true", "expires-at": "tomorrow"})
