@@ -1,0 +1,341 @@
+"""MongoBackup: scheduled `mongodump` archives of the in-cluster MongoDB, and a restore on demand.
+
+- PVC `mongo-backups`: the archives, `<db>-<UTC timestamp>.archive.gz`, kept like the data itself
+  (protected and retained on delete in long-lived stacks).
+- CronJob `mongo-backup`: `mongodump --archive --gzip` of the database through the replica set,
+  then deletes all but the newest `retention` archives of that database.
+- Job `mongo-restore-<hash>` (only while `botfront:restoreFrom` names an archive):
+  `mongorestore --drop` from it. The name follows the archive, so a new archive is a new Job;
+  scheduled backups are suspended meanwhile. docs/backup-restore.md walks through a restore.
+
+Every pod runs as the image's mongodb user (999) under the same restricted security contexts as
+the services (components/workload.py), and reads the database password from the mongo
+component's Secret by reference: it never appears in a manifest or on a command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes.batch.v1 as batch
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+
+from components.backup_settings import BackupSettings
+from components.database import keep_data
+from components.mongo import APP_USER, CREDENTIALS_SECRET, MONGO_UID, PORT, REPLICA_SET, SERVICE
+from components.settings import Resources
+from components.workload import (
+    NAME_LABEL,
+    PART_OF,
+    PART_OF_LABEL,
+    Security,
+    container_security_context,
+    image_version,
+    pod_security_context,
+)
+
+BACKUP_CLAIM = "mongo-backups"
+BACKUP_JOB = "mongo-backup"  # CronJob name and pod name label (components/network.py allows it)
+RESTORE_JOB = "mongo-restore"  # Job name prefix and pod name label
+BACKUP_DIR = "/backup"
+TOOLS_CONFIG_DIR = "/run/mongo-tools"
+TIME_ZONE = "Etc/UTC"  # the schedule and the archive timestamps are both UTC
+# No credentials here: the user name comes from --username, the password from --config. The pods
+# get it as MONGO_SERVER: names like MONGO_URI are taken for credential-bearing URLs by the policy
+# pack, which wants those from Secrets.
+MONGO_URI = f"mongodb://{SERVICE}:{PORT}/?replicaSet={REPLICA_SET}&authSource=admin"
+
+BACKUP_DEADLINE_SECONDS = 3600  # one dump may run this long before Kubernetes stops it
+RESTORE_DEADLINE_SECONDS = 3600
+STARTING_DEADLINE_SECONDS = 600  # a run missed by more than this (controller down...) is skipped
+HISTORY_LIMIT = 3  # finished Jobs (and their pods' logs) kept, of each outcome
+
+BACKUP_RESOURCES = Resources(
+    requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+)
+# mongodump/mongorestore write nothing outside the volumes below; HOME would be /data/db.
+SECURITY = Security(run_as_user=MONGO_UID, fs_group=MONGO_UID, writable_paths=("/tmp",))
+
+# The password reaches the tools through a YAML file named by --config, which the MongoDB
+# Database Tools read since 100.3.0 (TOOLS-2779, "Add --config option for password values";
+# keys password, uri, sslPEMKeyPassword). The mongo:4.4 images install mongodb-org-tools, which
+# pulls in the database tools 100.x from MongoDB's repository (4.4.29: built in 2024, so well past
+# 100.3.0). The file is written by printf, a bash builtin, so the password goes from the
+# environment to the file without being the argument of any process (/proc/<pid>/cmdline); the
+# file is private (umask 077), lives in a memory-backed emptyDir and is removed on exit. YAML
+# single quotes escape a quote by doubling it. Archives get umask 027: the pod's user and fsGroup
+# can read them, nobody else.
+_WRITE_TOOLS_CONFIG = """\
+config="$TOOLS_CONFIG_DIR/config.yaml"
+(umask 077 && printf "password: '%s'\\n" "${MONGO_PASSWORD//\\'/\\'\\'}" > "$config")
+"""
+
+BACKUP_SCRIPT = (
+    """\
+set -euo pipefail
+umask 027
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+name="${MONGO_DATABASE}-${stamp}.archive.gz"
+partial="${BACKUP_DIR}/.${name}.partial"
+trap 'rm -f -- "$TOOLS_CONFIG_DIR/config.yaml" "$partial"' EXIT
+# A run stopped by its deadline may have left a partial dump behind (runs never overlap).
+rm -f -- "$BACKUP_DIR"/.*.partial
+"""
+    + _WRITE_TOOLS_CONFIG
+    + """\
+mongodump --config="$config" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
+  --db="$MONGO_DATABASE" --archive="$partial" --gzip
+# Only a complete gzip stream becomes an archive, under its final name.
+gzip -t -- "$partial"
+mv -- "$partial" "$BACKUP_DIR/$name"
+echo "wrote $name ($(du -h -- "$BACKUP_DIR/$name" | cut -f1))"
+# Keep the newest $BACKUP_RETENTION archives of this database. Newest by name, not by mtime: the
+# name carries the dump's UTC time, while a copied-in file gets a fresh mtime. Only names of
+# exactly this pattern are ever deleted (nothing else on the volume, e.g. lost+found).
+{ ls -1 -- "$BACKUP_DIR" | grep -E "^${MONGO_DATABASE}-[0-9]{8}T[0-9]{6}Z\\.archive\\.gz\\$" || true; } \\
+  | sort -r \\
+  | tail -n "+$((BACKUP_RETENTION + 1))" \\
+  | while read -r old; do rm -f -- "$BACKUP_DIR/$old" && echo "pruned $old"; done
+"""
+)
+
+RESTORE_SCRIPT = (
+    """\
+set -euo pipefail
+archive="$BACKUP_DIR/$RESTORE_ARCHIVE"
+trap 'rm -f -- "$TOOLS_CONFIG_DIR/config.yaml"' EXIT
+if [ ! -f "$archive" ]; then
+  echo "no archive $RESTORE_ARCHIVE on volume mongo-backups; archives there:" >&2
+  { ls -1 -- "$BACKUP_DIR" | grep -E '\\.archive\\.gz$' || echo "(none)"; } >&2
+  exit 1
+fi
+gzip -t -- "$archive"
+"""
+    + _WRITE_TOOLS_CONFIG
+    + """\
+echo "restoring $RESTORE_ARCHIVE ($RESTORE_SOURCE_DATABASE) into database $MONGO_DATABASE;" \\
+  "each collection in the archive is dropped first"
+mongorestore --config="$config" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
+  --archive="$archive" --gzip --drop --stopOnError \\
+  --nsInclude="$RESTORE_SOURCE_DATABASE.*" \\
+  --nsFrom="$RESTORE_SOURCE_DATABASE.*" --nsTo="$MONGO_DATABASE.*"
+echo "restored $RESTORE_ARCHIVE"
+"""
+)
+
+
+@dataclass
+class MongoBackupArgs:
+    namespace: pulumi.Input[str]
+    image: str  # the pinned MongoDB image of the stack: its tools match the server
+    database_name: str
+    settings: BackupSettings
+    protect: bool
+    resources: Resources = BACKUP_RESOURCES
+    openshift: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def restore_job_name(archive: str) -> str:
+    """`mongo-restore-<8 hex>`: a new archive name gives a new Job (Jobs are immutable)."""
+    return f"{RESTORE_JOB}-{hashlib.sha256(archive.encode()).hexdigest()[:8]}"
+
+
+class MongoBackup(pulumi.ComponentResource):
+    volume: core.PersistentVolumeClaim
+    cron_job: batch.CronJob
+    restore_job: batch.Job | None
+
+    def __init__(self, name: str, args: MongoBackupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("botfront:backup:MongoBackup", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {
+            **args.labels,
+            PART_OF_LABEL: PART_OF,
+            "app.kubernetes.io/component": "backup",
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+
+        self.volume = core.PersistentVolumeClaim(
+            BACKUP_CLAIM,
+            metadata=meta.ObjectMetaArgs(name=BACKUP_CLAIM, namespace=args.namespace, labels=labels),
+            spec=core.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=settings.storage_class,
+                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.size}),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, keep_data(args.protect)),
+        )
+
+        restoring = settings.restore_from is not None
+        if restoring:
+            pulumi.log.warn(
+                f"botfront:restoreFrom is set ({settings.restore_from}): scheduled backups are "
+                "suspended until you unset it (pulumi config rm botfront:restoreFrom; pulumi up)",
+                resource=self,
+            )
+        backup_labels = {**labels, NAME_LABEL: BACKUP_JOB}
+        self.cron_job = batch.CronJob(
+            BACKUP_JOB,
+            metadata=meta.ObjectMetaArgs(name=BACKUP_JOB, namespace=args.namespace, labels=backup_labels),
+            spec=batch.CronJobSpecArgs(
+                schedule=settings.schedule,
+                time_zone=TIME_ZONE,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
+                successful_jobs_history_limit=HISTORY_LIMIT,
+                failed_jobs_history_limit=HISTORY_LIMIT,
+                # A dump taken while a restore runs would archive a half-restored database.
+                suspend=restoring,
+                job_template=batch.JobTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=backup_labels),
+                    spec=_job_spec(
+                        args,
+                        BACKUP_JOB,
+                        backup_labels,
+                        BACKUP_SCRIPT,
+                        (("BACKUP_RETENTION", str(settings.retention)),),
+                        deadline=BACKUP_DEADLINE_SECONDS,
+                        backoff_limit=2,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
+        )
+
+        self.restore_job = None
+        if settings.restore_from is not None:
+            archive = settings.restore_from
+            job_name = restore_job_name(archive)
+            restore_labels = {**labels, NAME_LABEL: RESTORE_JOB}
+            self.restore_job = batch.Job(
+                job_name,
+                metadata=meta.ObjectMetaArgs(
+                    name=job_name,
+                    namespace=args.namespace,
+                    labels=restore_labels,
+                    annotations={"botfront.dev/restore-from": archive},
+                ),
+                spec=_job_spec(
+                    args,
+                    RESTORE_JOB,
+                    restore_labels,
+                    RESTORE_SCRIPT,
+                    (
+                        ("RESTORE_ARCHIVE", archive),
+                        ("RESTORE_SOURCE_DATABASE", settings.restore_source_database or args.database_name),
+                    ),
+                    deadline=RESTORE_DEADLINE_SECONDS,
+                    # One retry for a transient failure; each attempt drops and restores again.
+                    backoff_limit=1,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Children do not inherit the component's depends_on: restore only once the
+                    # database the caller named (its Deployment ready, its Secret there) exists.
+                    depends_on=[self.volume, *_resources_in(opts)],
+                    # Never re-run a restore because the program changed (a new image, new
+                    # resources): a replaced Job would restore again over newer data. Only a new
+                    # archive name (a new Job name) runs a new restore.
+                    ignore_changes=["spec"],
+                    # `pulumi up` waits for the Job to complete and fails if the restore fails.
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{RESTORE_DEADLINE_SECONDS // 60 + 5}m"),
+                ),
+            )
+
+        self.register_outputs(
+            {
+                "volume": self.volume.metadata.name,
+                "cronJob": self.cron_job.metadata.name,
+                "schedule": settings.schedule,
+                "retention": settings.retention,
+                "restoreJob": self.restore_job.metadata.name if self.restore_job else None,
+            }
+        )
+
+
+def _job_spec(
+    args: MongoBackupArgs,
+    name: str,
+    labels: Mapping[str, str],
+    script: str,
+    extra_env: Sequence[tuple[str, str]],
+    deadline: int,
+    backoff_limit: int,
+) -> batch.JobSpecArgs:
+    env = [
+        core.EnvVarArgs(name="MONGO_SERVER", value=MONGO_URI),
+        core.EnvVarArgs(name="MONGO_USERNAME", value=APP_USER),
+        core.EnvVarArgs(
+            name="MONGO_PASSWORD",
+            value_from=core.EnvVarSourceArgs(
+                secret_key_ref=core.SecretKeySelectorArgs(name=CREDENTIALS_SECRET, key="app-password")
+            ),
+        ),
+        core.EnvVarArgs(name="MONGO_DATABASE", value=args.database_name),
+        core.EnvVarArgs(name="BACKUP_DIR", value=BACKUP_DIR),
+        core.EnvVarArgs(name="TOOLS_CONFIG_DIR", value=TOOLS_CONFIG_DIR),
+        core.EnvVarArgs(name="HOME", value="/tmp"),
+        *(core.EnvVarArgs(name=key, value=value) for key, value in extra_env),
+    ]
+    pod_labels = {**labels, "app.kubernetes.io/version": image_version(args.image)}
+    return batch.JobSpecArgs(
+        backoff_limit=backoff_limit,
+        active_deadline_seconds=deadline,
+        template=core.PodTemplateSpecArgs(
+            metadata=meta.ObjectMetaArgs(labels=pod_labels),
+            spec=core.PodSpecArgs(
+                restart_policy="Never",  # a failed attempt's pod stays for `kubectl logs`
+                automount_service_account_token=False,
+                enable_service_links=False,
+                security_context=pod_security_context(SECURITY, openshift=args.openshift),
+                containers=[
+                    core.ContainerArgs(
+                        name=name,
+                        image=args.image,
+                        image_pull_policy="IfNotPresent",
+                        command=["/bin/bash", "-c", script],
+                        env=env,
+                        resources=core.ResourceRequirementsArgs(
+                            requests=dict(args.resources.requests), limits=dict(args.resources.limits)
+                        ),
+                        security_context=container_security_context(SECURITY),
+                        volume_mounts=[
+                            core.VolumeMountArgs(name="backups", mount_path=BACKUP_DIR),
+                            core.VolumeMountArgs(name="tools-config", mount_path=TOOLS_CONFIG_DIR),
+                            core.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                        ],
+                    )
+                ],
+                volumes=[
+                    core.VolumeArgs(
+                        name="backups",
+                        persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+                            claim_name=BACKUP_CLAIM
+                        ),
+                    ),
+                    # Memory-backed: the password file never touches a node's disk.
+                    core.VolumeArgs(
+                        name="tools-config",
+                        empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi"),
+                    ),
+                    core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                ],
+            ),
+        ),
+    )
+
+
+def _resources_in(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The resources named in `opts.depends_on` (a resource or a plain list of them)."""
+    depends_on = opts.depends_on if opts is not None else None
+    if isinstance(depends_on, pulumi.Resource):
+        return [depends_on]
+    if isinstance(depends_on, (list, tuple)):
+        return [r for r in depends_on if isinstance(r, pulumi.Resource)]
+    return []
