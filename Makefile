@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
-STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml))
+# Stack files in git; ops/ephemeral.py's local pr-<n> files are not plans of this repository.
+STACKS := $(filter-out pr-%,$(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
 
-.PHONY: setup plan plan-all test lint format clean
+.PHONY: setup plan plan-all test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy components ops __main__.py
+
+bench: setup ## performance figures (README "Performance")
+	$(PY) -m ops.bench
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -2,7 +2,6 @@
 
 import pulumi
 
-from components.atlas import AtlasDatabase, AtlasDatabaseArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
 from components.mongo import InClusterMongo, InClusterMongoArgs
@@ -14,6 +13,9 @@ from components.settings import Settings, load_settings
 
 def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
     if settings.database.mode == "atlas":
+        # Imported here: the Atlas SDK is large, and in-cluster stacks never need it.
+        from components.atlas import AtlasDatabase, AtlasDatabaseArgs
+
         assert settings.atlas is not None  # parse_settings guarantees it in atlas mode
         # The default mongodbatlas provider, so `mongodbatlas:*` stack config applies.
         return AtlasDatabase(

@@ -558,7 +558,9 @@ def _projects(
             "projects", value, "expected a non-empty list of {id, environments, rasaUrl, resources, actions}"
         )
         return (Project(project_id, ("development",), rasa_resources, actions_image),)
-    if "projectId" in raw and isinstance(value[0], Mapping) and raw["projectId"] != value[0].get("id"):
+    # projectId has a default, so only a value other than the default can conflict.
+    first_id = value[0].get("id") if isinstance(value[0], Mapping) else None
+    if raw.get("projectId", "bf") not in ("bf", first_id):
         p.add(
             "projectId",
             raw["projectId"],

@@ -1,0 +1,49 @@
+"""Canonical one-line changes touch exactly what reads them, and never data or Services."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops.bench import CANONICAL_CHANGES, blast_radius, footprint
+from ops.offline import run_program
+
+EXPECTED = {
+    "bump the rasa image": {"kubernetes:apps/v1:Deployment rasa"},
+    "tracker.maxEvents 100 -> 50": {
+        "kubernetes:core/v1:Secret rasa-config",
+        "kubernetes:apps/v1:Deployment rasa",
+    },
+    "rootUrl (rasaUrl derived)": {
+        "kubernetes:apps/v1:Deployment botfront",
+        "kubernetes:networking.k8s.io/v1:Ingress botfront",
+        # The derived rasaUrl reads rootUrl: Rasa's webchat base_url and its host.
+        "kubernetes:core/v1:Secret rasa-config",
+        "kubernetes:apps/v1:Deployment rasa",
+        "kubernetes:networking.k8s.io/v1:Ingress rasa",
+    },
+    "rootUrl (rasaUrl explicit)": {
+        "kubernetes:apps/v1:Deployment botfront",
+        "kubernetes:networking.k8s.io/v1:Ingress botfront",
+    },
+    "botfront replicas 2 -> 3": {"kubernetes:apps/v1:Deployment botfront"},
+}
+
+
+@pytest.mark.parametrize("change", sorted(CANONICAL_CHANGES))
+def test_blast_radius_of_canonical_changes(change: str) -> None:
+    result = blast_radius(change)
+    assert set(result["resources"]) == EXPECTED[change]
+    assert result["count"] == len(EXPECTED[change])
+    assert result["data_or_service_touched"] == []
+
+
+def test_ephemeral_footprint_is_at_most_half_of_prod_and_has_no_atlas() -> None:
+    prod, ephemeral = footprint(run_program("prod")), footprint(run_program("ephemeral"))
+    assert ephemeral["cpu"] <= prod["cpu"] / 2
+    assert ephemeral["memory_gib"] <= prod["memory_gib"] / 2
+    assert ephemeral["atlas_cluster"] is False and prod["atlas_cluster"] is True
+
+
+def test_default_requests_meet_the_installation_document() -> None:
+    dev = footprint(run_program("dev"))
+    assert dev["cpu"] >= dev["document_cpu"] and dev["memory_gib"] >= dev["document_memory_gib"]
