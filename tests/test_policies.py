@@ -1,0 +1,672 @@
+"""The policy pack (policy/): each policy on a good and a bad resource, defensively on unknown
+and malformed props, over every resource of the real offline plans, and once end to end through
+the analyzer gRPC server the CLI talks to."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from components.validation import ConfigError
+from ops.offline import ROOT, Plan, PlannedResource
+from policy.policies import (
+    ALL_POLICIES,
+    atlas_cluster_protected,
+    image_problem,
+    is_secret_env_name,
+    no_literal_secrets,
+    no_load_balancers,
+    pinned_images,
+    probes,
+    requests_and_limits,
+)
+from tests.conftest import STACKS, plan_for
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ATLAS = "mongodbatlas:index/advancedCluster:AdvancedCluster"
+
+
+def options(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def violations(
+    policy: ResourceValidationPolicy,
+    resource_type: str,
+    props: dict[str, Any],
+    name: str = "web",
+    *,
+    protect: bool = False,
+    config: dict[str, Any] | None = None,
+    stack_tags: dict[str, str] | None = None,
+) -> list[str]:
+    """Run one policy the way the analyzer does: props behind the unknown-checking proxy."""
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        resource_type,
+        unknown_checking_proxy(copy.deepcopy(props)),
+        f"urn:pulumi:test::botfront::{resource_type}::{name}",
+        name,
+        options(protect),
+        None,
+        config,
+        stack_tags,
+    )
+    result = policy.validate(args, lambda message, urn=None: found.append(message))
+    assert result is None  # every validator is synchronous
+    return found
+
+
+def good_container(name: str = "web", image: str = "botfront/botfront:v1.0.5") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "livenessProbe": {"tcpSocket": {"port": "http"}},
+        "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}},
+        "env": [
+            {"name": "ROOT_URL", "value": "https://botfront.example.com"},
+            {
+                "name": "MONGO_URL",
+                "valueFrom": {"secretKeyRef": {"name": "botfront-secrets", "key": "mongo-url"}},
+            },
+        ],
+    }
+
+
+def pod_spec(**container_changes: Any) -> dict[str, Any]:
+    container = good_container()
+    for key, value in container_changes.items():
+        if value is None:
+            container.pop(key, None)
+        else:
+            container[key] = value
+    return {"containers": [container]}
+
+
+def workload(kind: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(resource type, props) of a `kind` object whose pod spec is `spec`."""
+    if kind == "Pod":
+        return "kubernetes:core/v1:Pod", {"metadata": {"name": "web"}, "spec": spec}
+    if kind == "CronJob":
+        return "kubernetes:batch/v1:CronJob", {
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": spec}}}}
+        }
+    group = "batch/v1" if kind == "Job" else "apps/v1"
+    return f"kubernetes:{group}:{kind}", {"spec": {"template": {"spec": spec}}}
+
+
+def deployment(**container_changes: Any) -> dict[str, Any]:
+    return workload("Deployment", pod_spec(**container_changes))[1]
+
+
+WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"]
+
+
+# --------------------------------------------------------------------------- pinned images
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "botfront/botfront:v1.0.5",
+        "rasa/duckling:0.2.0.2",
+        "registry.example.com:5000/team/rasa:2.3.3-bf.3",
+        "mongo@sha256:" + "a" * 64,
+        "mongo:4.4.29@sha256:" + "0123456789abcdef" * 4,
+    ],
+)
+def test_pinned_image_is_accepted(image: str) -> None:
+    assert image_problem(image) is None
+    assert violations(pinned_images, DEPLOYMENT, deployment(image=image)) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        ("botfront/botfront:latest", "latest tag"),
+        ("botfront/botfront:LATEST", "latest tag"),
+        ("botfront/botfront", "no tag"),
+        ("registry.example.com:5000/team/rasa", "no tag"),
+        ("botfront/botfront:", "empty tag"),
+        ("mongo@sha256:abc", "malformed digest"),
+        ("", "has no image"),
+    ],
+)
+def test_unpinned_image_is_refused_naming_the_container(image: str, why: str) -> None:
+    found = violations(pinned_images, DEPLOYMENT, deployment(image=image), name="rasa")
+    assert len(found) == 1
+    assert why in found[0]
+    assert found[0].startswith('Deployment "rasa": container "web"')
+
+
+def test_missing_image_is_refused() -> None:
+    found = violations(pinned_images, DEPLOYMENT, deployment(image=None))
+    assert found == ['Deployment "web": container "web" has no image']
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_pinned_images_covers_every_workload_kind_and_init_containers(kind: str) -> None:
+    spec = {
+        "initContainers": [good_container("keyfile", "busybox")],
+        "containers": [good_container("app", "app:latest"), good_container("ok")],
+    }
+    resource_type, props = workload(kind, spec)
+    found = violations(pinned_images, resource_type, props, name="bot")
+    assert len(found) == 2
+    assert 'init container "keyfile"' in found[0] and '"busybox"' in found[0]
+    assert 'container "app"' in found[1] and "latest" in found[1]
+    assert violations(pinned_images, *workload(kind, pod_spec())) == []
+
+
+def test_policies_ignore_other_kinds_and_patches() -> None:
+    bad = deployment(image="x:latest", resources=None, livenessProbe=None)
+    for resource_type in (
+        "kubernetes:core/v1:ConfigMap",
+        "kubernetes:apps/v1:DeploymentPatch",
+        "random:index/x:X",
+    ):
+        for policy in ALL_POLICIES:
+            assert violations(policy, resource_type, bad) == []
+
+
+# --------------------------------------------------------------------------- requests and limits
+
+
+def test_requests_and_limits_set_is_accepted() -> None:
+    assert violations(requests_and_limits, DEPLOYMENT, deployment()) == []
+
+
+@pytest.mark.parametrize(
+    ("resources", "missing"),
+    [
+        (
+            None,
+            "resources.requests.cpu, resources.requests.memory, "
+            "resources.limits.cpu, resources.limits.memory",
+        ),
+        ({"requests": {"cpu": "1", "memory": "1Gi"}}, "resources.limits.cpu, resources.limits.memory"),
+        ({"requests": {"cpu": "1"}, "limits": {"cpu": "1", "memory": "1Gi"}}, "resources.requests.memory"),
+        (
+            {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "", "memory": "1Gi"}},
+            "resources.limits.cpu",
+        ),
+    ],
+)
+def test_missing_requests_or_limits_are_named(resources: Any, missing: str) -> None:
+    found = violations(requests_and_limits, DEPLOYMENT, deployment(resources=resources), name="rasa")
+    assert found == [f'Deployment "rasa": container "web" does not set {missing}']
+
+
+def test_init_containers_need_requests_and_limits_too() -> None:
+    spec = pod_spec()
+    spec["initContainers"] = [{"name": "keyfile", "image": "mongo:4.4.29"}]
+    found = violations(requests_and_limits, *workload("StatefulSet", spec))
+    assert len(found) == 1 and found[0].startswith('StatefulSet "web": init container "keyfile" does not set')
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def test_probes_set_is_accepted() -> None:
+    assert violations(probes, DEPLOYMENT, deployment()) == []
+
+
+@pytest.mark.parametrize(
+    ("removed", "message"),
+    [
+        (["readinessProbe"], "has no readinessProbe"),
+        (["livenessProbe"], "has no livenessProbe"),
+        (["livenessProbe", "readinessProbe"], "has no livenessProbe and no readinessProbe"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet"])
+def test_long_running_container_without_probes_is_refused(
+    kind: str, removed: list[str], message: str
+) -> None:
+    found = violations(probes, *workload(kind, pod_spec(**dict.fromkeys(removed))), name="duckling")
+    assert found == [f'{kind} "duckling": container "web" {message}']
+
+
+@pytest.mark.parametrize("kind", ["Job", "CronJob", "Pod"])
+def test_run_to_completion_workloads_need_no_probes(kind: str) -> None:
+    assert violations(probes, *workload(kind, pod_spec(livenessProbe=None, readinessProbe=None))) == []
+
+
+def test_init_containers_need_no_probes_but_native_sidecars_do() -> None:
+    spec = pod_spec()
+    spec["initContainers"] = [
+        {"name": "keyfile", "image": "mongo:4.4.29"},
+        {"name": "proxy", "image": "envoy:1.30", "restartPolicy": "Always"},
+    ]
+    found = violations(probes, DEPLOYMENT, workload("Deployment", spec)[1])
+    assert found == ['Deployment "web": init container "proxy" has no livenessProbe and no readinessProbe']
+
+
+# --------------------------------------------------------------------------- secrets in env
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MONGO_URL",
+        "MONGO_OPLOG_URL",
+        "MAIL_URL",
+        "MONGODB_URI",
+        "API_KEY",
+        "AUTH_TOKEN",
+        "MONGO_INITDB_ROOT_PASSWORD",
+        "JWT_SECRET",
+        "AWS_SECRET_ACCESS_KEY",
+        "apiKey",
+        "SMTP_PASS",
+        "DB_URL",
+    ],
+)
+def test_secret_looking_names(name: str) -> None:
+    assert is_secret_env_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ROOT_URL",
+        "BF_URL",
+        "RASA_DUCKLING_HTTP_URL",
+        "PORT",
+        "MONGO_INITDB_ROOT_USERNAME",
+        "MPLCONFIGDIR",
+        "KEYCLOAK",
+    ],
+)
+def test_ordinary_names(name: str) -> None:
+    assert not is_secret_env_name(name)
+
+
+def test_secrets_from_secret_key_refs_are_accepted() -> None:
+    env = [
+        {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "api-key"}}},
+        {"name": "BF_URL", "value": "http://botfront:3000/graphql"},
+        {"name": "CALLBACK", "value": "http://host:3000/path?next=a@b"},
+        {"name": "MAIL_URL", "value": ""},
+        {"name": "MONGO_APP_USERNAME", "value": "botfront"},
+    ]
+    assert violations(no_literal_secrets, DEPLOYMENT, deployment(env=env)) == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"name": "MONGO_URL", "value": "mongodb://mongo:27017/bf"},
+            'env "MONGO_URL" looks secret but has a literal value: use valueFrom.secretKeyRef',
+        ),
+        (
+            {"name": "AUTH_TOKEN", "value": "s3cr3t"},
+            'env "AUTH_TOKEN" looks secret but has a literal value: use valueFrom.secretKeyRef',
+        ),
+        (
+            {"name": "API_KEY", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+            'env "API_KEY" looks secret but comes from configMapKeyRef: use valueFrom.secretKeyRef',
+        ),
+        (
+            {"name": "BF_DB", "value": "mongodb+srv://bf:p%40ss@bf.mongodb.net/bf"},
+            'env "BF_DB" has a URL with credentials as a literal value: use valueFrom.secretKeyRef',
+        ),
+        (
+            {"name": "RELAY", "value": "smtp://user:pw@mail.example.com:587"},
+            'env "RELAY" has a URL with credentials as a literal value: use valueFrom.secretKeyRef',
+        ),
+    ],
+)
+def test_literal_secrets_are_refused(entry: dict[str, Any], message: str) -> None:
+    props = deployment(env=[{"name": "PORT", "value": "3000"}, entry])
+    assert violations(no_literal_secrets, DEPLOYMENT, props, name="botfront") == [
+        f'Deployment "botfront": container "web" {message}'
+    ]
+
+
+def test_literal_secrets_in_init_containers_and_cron_jobs_are_refused() -> None:
+    spec = pod_spec()
+    spec["initContainers"] = [
+        {"name": "migrate", "image": "m:1", "env": [{"name": "DB_PASSWORD", "value": "x"}]}
+    ]
+    found = violations(no_literal_secrets, *workload("CronJob", spec))
+    assert found == [
+        'CronJob "web": init container "migrate" env "DB_PASSWORD" looks secret but has a literal value: '
+        "use valueFrom.secretKeyRef"
+    ]
+
+
+# --------------------------------------------------------------------------- LoadBalancer Services
+
+SERVICE = "kubernetes:core/v1:Service"
+
+
+@pytest.mark.parametrize("service_type", [None, "ClusterIP", "NodePort", "ExternalName"])
+def test_services_other_than_load_balancers_are_accepted(service_type: str | None) -> None:
+    spec: dict[str, Any] = {"ports": [{"port": 80}]}
+    if service_type:
+        spec["type"] = service_type
+    assert violations(no_load_balancers, SERVICE, {"spec": spec}) == []
+    assert violations(no_load_balancers, SERVICE, {}) == []
+
+
+def test_load_balancer_service_is_refused() -> None:
+    found = violations(no_load_balancers, SERVICE, {"spec": {"type": "LoadBalancer"}}, name="rasa")
+    assert found == ['Service "rasa": spec.type is LoadBalancer; expose it through the Ingress instead']
+
+
+# --------------------------------------------------------------------------- Atlas clusters
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
+    """Set PULUMI_STACK as the CLI does for a policy pack process."""
+
+    def set_stack(name: str | None) -> None:
+        if name is None:
+            monkeypatch.delenv("PULUMI_STACK", raising=False)
+        else:
+            monkeypatch.setenv("PULUMI_STACK", name)
+
+    return set_stack
+
+
+def cluster(**fields: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {"name": "bf-prod", "clusterType": "REPLICASET"}
+    props.update(fields)
+    return props
+
+
+@pytest.mark.parametrize("name", ["staging", "prod", "acme/botfront/prod"])
+def test_protected_stack_cluster_with_protection_and_backups_is_accepted(stack: Any, name: str) -> None:
+    stack(name)
+    props = cluster(terminationProtectionEnabled=True, backupEnabled=True)
+    assert violations(atlas_cluster_protected, ATLAS, props, protect=True) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"terminationProtectionEnabled": False, "backupEnabled": True},
+            [
+                'AdvancedCluster "cluster": terminationProtectionEnabled is false, must be true '
+                '(stack "prod" is protected)'
+            ],
+        ),
+        (
+            {"terminationProtectionEnabled": True},
+            ['AdvancedCluster "cluster": backupEnabled is not set, must be true (stack "prod" is protected)'],
+        ),
+        (
+            {},
+            [
+                'AdvancedCluster "cluster": terminationProtectionEnabled is not set, must be true '
+                '(stack "prod" is protected)',
+                'AdvancedCluster "cluster": backupEnabled is not set, must be true '
+                '(stack "prod" is protected)',
+            ],
+        ),
+    ],
+)
+def test_protected_stack_cluster_without_protection_or_backups_is_refused(
+    stack: Any, fields: dict[str, Any], expected: list[str]
+) -> None:
+    stack("prod")
+    assert violations(atlas_cluster_protected, ATLAS, cluster(**fields), name="cluster") == expected
+
+
+def test_unprotected_stack_may_run_a_free_cluster(stack: Any) -> None:
+    stack("pr-42")
+    props = cluster(terminationProtectionEnabled=False)
+    assert violations(atlas_cluster_protected, ATLAS, props) == []
+
+
+def test_a_protected_resource_needs_termination_protection_on_any_stack(stack: Any) -> None:
+    stack("dev")
+    found = violations(
+        atlas_cluster_protected, ATLAS, cluster(terminationProtectionEnabled=False), protect=True
+    )
+    assert found == [
+        'AdvancedCluster "web": terminationProtectionEnabled is false, must be true '
+        "(the resource is protected)"
+    ]
+    assert (
+        violations(atlas_cluster_protected, ATLAS, cluster(terminationProtectionEnabled=True), protect=True)
+        == []
+    )
+
+
+def test_protected_stacks_come_from_policy_config_or_stack_tag(stack: Any) -> None:
+    bad = cluster(terminationProtectionEnabled=False, backupEnabled=False)
+    stack("prod-eu")
+    assert violations(atlas_cluster_protected, ATLAS, bad) == []
+    assert len(violations(atlas_cluster_protected, ATLAS, bad, config={"protectedStacks": ["prod-eu"]})) == 2
+    assert len(violations(atlas_cluster_protected, ATLAS, bad, config={"protectedStacks": "prod-eu"})) == 2
+    assert (
+        len(violations(atlas_cluster_protected, ATLAS, bad, stack_tags={"botfront:protected": "true"})) == 2
+    )
+    stack("prod")
+    assert violations(atlas_cluster_protected, ATLAS, bad, config={"protectedStacks": ["prod-eu"]}) == []
+
+
+def test_without_a_stack_name_the_cluster_policy_fails_closed(stack: Any) -> None:
+    stack(None)
+    assert len(violations(atlas_cluster_protected, ATLAS, cluster())) == 2
+
+
+# --------------------------------------------------------------------------- unknown and malformed props
+
+
+def test_unknown_values_during_preview_are_skipped_not_reported(stack: Any) -> None:
+    stack("prod")
+    unknown_container = {"name": "web", "image": UNKNOWN_STRING_VALUE, "env": UNKNOWN_STRING_VALUE}
+    props = {"spec": {"template": {"spec": {"containers": [unknown_container, UNKNOWN_STRING_VALUE]}}}}
+    assert violations(pinned_images, DEPLOYMENT, props) == []
+    assert violations(no_literal_secrets, DEPLOYMENT, props) == []
+    assert violations(pinned_images, DEPLOYMENT, {"spec": UNKNOWN_STRING_VALUE}) == []
+    assert violations(no_load_balancers, SERVICE, {"spec": {"type": UNKNOWN_STRING_VALUE}}) == []
+    props = cluster(terminationProtectionEnabled=UNKNOWN_BOOLEAN_VALUE, backupEnabled=True)
+    assert violations(atlas_cluster_protected, ATLAS, props) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"spec": None},
+        {"spec": {"template": "nope"}},
+        {"spec": {"template": {"spec": {"containers": None}}}},
+        {"spec": {"template": {"spec": {"containers": [{"name": "x", "image": "x:1", "env": [None, "y"]}]}}}},
+    ],
+)
+def test_malformed_props_do_not_crash(props: dict[str, Any]) -> None:
+    for policy in ALL_POLICIES:
+        violations(policy, DEPLOYMENT, props)
+
+
+def test_a_non_object_container_is_reported() -> None:
+    found = violations(pinned_images, DEPLOYMENT, {"spec": {"template": {"spec": {"containers": ["x"]}}}})
+    assert found == ['Deployment "web": containers[0] is not an object']
+
+
+# --------------------------------------------------------------------------- the real program
+
+# Variants of the dev stack that add services the stack files do not all enable.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dev+actions": {"actions": {"image": "example/actions:1.2.3"}},
+    "dev+release-0.27.5": {"release": "0.27.5"},
+    "dev+openshift": {"platform": "openshift"},
+}
+
+
+def real_plan(name: str) -> Plan:
+    stack, _, _ = name.partition("+")
+    try:
+        return plan_for(stack, **VARIANTS.get(name, {}))
+    except ConfigError as error:
+        pytest.skip(f"stack {stack} does not plan offline yet: {error}")
+
+
+def run_all(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PlannedResource, str, str]]:
+    """(resource, policy name, message) for every violation over every resource of `plan`."""
+    monkeypatch.setenv("PULUMI_STACK", plan.stack)
+    for resource in plan.resources:
+        for policy in ALL_POLICIES:
+            for message in violations(
+                policy, resource.type, resource.secret_inputs, resource.name, protect=resource.protect
+            ):
+                yield resource, policy.name, message
+
+
+@pytest.mark.parametrize("name", STACKS + sorted(VARIANTS))
+def test_real_plans_pass_every_policy(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = real_plan(name)
+    workloads = [r for r in plan.resources if r.type == DEPLOYMENT]
+    assert workloads, "the plan has no Deployments: the policies would pass vacuously"
+    if name in ("staging", "prod"):
+        assert plan.of_type(ATLAS), "the Atlas stacks plan no cluster: the Atlas policy would pass vacuously"
+    found = [
+        f"{policy}: {message} ({resource.urn})" for resource, policy, message in run_all(plan, monkeypatch)
+    ]
+    assert found == []
+
+
+def test_real_plan_mutations_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policies read the real program's shapes: break one field of a real object, get one violation."""
+    plan = copy.deepcopy(real_plan("dev"))
+    rasa = plan.get(DEPLOYMENT, "rasa").secret_inputs
+    rasa_container = rasa["spec"]["template"]["spec"]["containers"][0]
+    rasa_container["image"] = "botfront/rasa-for-botfront:latest"
+    del rasa_container["readinessProbe"]
+    del rasa_container["resources"]["limits"]["memory"]
+    rasa_container["env"].append({"name": "AUTH_TOKEN_FALLBACK", "value": "plaintext"})
+    service = next(r for r in plan.resources if r.type == SERVICE)
+    service.secret_inputs.setdefault("spec", {})["type"] = "LoadBalancer"
+    found = sorted((policy, resource.name) for resource, policy, _ in run_all(plan, monkeypatch))
+    assert found == sorted(
+        [
+            ("pinned-images", "rasa"),
+            ("liveness-and-readiness-probes", "rasa"),
+            ("requests-and-limits", "rasa"),
+            ("no-literal-secret-env", "rasa"),
+            ("no-loadbalancer-services", service.name),
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_real_atlas_cluster_without_backups_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = copy.deepcopy(real_plan(name))
+    (atlas,) = plan.of_type(ATLAS)
+    atlas.secret_inputs["backupEnabled"] = False
+    atlas.secret_inputs.pop("terminationProtectionEnabled", None)
+    found = [(policy, message) for _, policy, message in run_all(plan, monkeypatch)]
+    assert [policy for policy, _ in found] == ["atlas-cluster-protected"] * 2
+    assert "backupEnabled is false" in found[1][1] and f'stack "{name}" is protected' in found[1][1]
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_policy_pack_runs_as_the_cli_starts_it() -> None:
+    """Start the pack exactly as `pulumi-analyzer-policy-python` does and call its gRPC API.
+
+    Proves: `__main__.py` imports `policies` from the pack directory, every policy is mandatory,
+    the stack name reaches the validators through PULUMI_STACK, policy config and stack tags are
+    honoured, and a violation comes back as a mandatory diagnostic.
+    """
+    grpc = pytest.importorskip("grpc")
+    from google.protobuf import empty_pb2, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    env = dict(os.environ, PULUMI_STACK="prod", PULUMI_PROJECT="botfront", PULUMI_DRY_RUN="true")
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
+        cwd=ROOT / "policy",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read() if process.stderr else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == "botfront"
+            assert sorted(p.name for p in info.policies) == sorted(p.name for p in ALL_POLICIES)
+            assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
+
+            def analyze(resource_type: str, props: dict[str, Any]) -> list[Any]:
+                struct = struct_pb2.Struct()
+                struct.update(props)
+                request = analyzer_pb2.AnalyzeRequest(
+                    type=resource_type,
+                    properties=struct,
+                    urn=f"urn:pulumi:prod::botfront::{resource_type}::x",
+                    name="x",
+                )
+                return list(stub.Analyze(request, timeout=30).diagnostics)
+
+            diagnostics = analyze(ATLAS, cluster(terminationProtectionEnabled=False, backupEnabled=True))
+            assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+                ("atlas-cluster-protected", analyzer_pb2.MANDATORY)
+            ]
+            assert 'stack "prod" is protected' in diagnostics[0].message
+            assert analyze(DEPLOYMENT, deployment()) == []
+            assert [d.policyName for d in analyze(DEPLOYMENT, deployment(image="x:latest"))] == [
+                "pinned-images"
+            ]
+
+            config = struct_pb2.Struct()
+            config.update({"protectedStacks": ["prod-eu"]})
+            stub.Configure(
+                analyzer_pb2.ConfigureAnalyzerRequest(
+                    policyConfig={
+                        "atlas-cluster-protected": analyzer_pb2.PolicyConfig(
+                            enforcementLevel=analyzer_pb2.MANDATORY, properties=config
+                        )
+                    }
+                ),
+                timeout=30,
+            )
+            assert analyze(ATLAS, cluster(terminationProtectionEnabled=False)) == []
+
+            stub.ConfigureStack(
+                analyzer_pb2.AnalyzerStackConfigureRequest(
+                    stack="prod", project="botfront", tags={"botfront:protected": "true"}
+                ),
+                timeout=30,
+            )
+            assert len(analyze(ATLAS, cluster(terminationProtectionEnabled=False))) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_pack_metadata() -> None:
+    text = (ROOT / "policy" / "PulumiPolicy.yaml").read_text()
+    assert "runtime:" in text and "name: python" in text
+    requirements = (ROOT / "policy" / "requirements.txt").read_text().split()
+    assert "pulumi-policy==1.21.0" in requirements
