@@ -30,6 +30,7 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy components ops __main__.py
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 bench: setup ## performance figures (README "Performance")
 	$(PY) -m ops.bench

@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.backup import BACKUP_RESOURCES, MongoBackup, MongoBackupArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
 from components.mongo import InClusterMongo, InClusterMongoArgs
@@ -56,6 +57,21 @@ target = KubernetesTarget(
 on_cluster = pulumi.ResourceOptions(providers=[target.provider])
 
 database = build_database(settings, target)
+
+if settings.backup is not None:  # only ever set with database.mode incluster
+    MongoBackup(
+        "backup",
+        MongoBackupArgs(
+            namespace=target.namespace_name,
+            image=settings.images["mongo"],
+            database_name=settings.database.name,
+            settings=settings.backup,
+            protect=settings.protect,
+            openshift=settings.platform == "openshift",
+            resources=BACKUP_RESOURCES,
+        ),
+        opts=pulumi.ResourceOptions(providers=[target.provider], depends_on=[database]),
+    )
 
 secrets = GeneratedSecrets(
     "secrets",

@@ -20,7 +20,7 @@ from components.atlas_settings import (
     default_cluster_name,
     default_project_name,
 )
-from components.database import keep_data
+from components.database import MongoDatabase, keep_data
 
 AUTH_DATABASE = "admin"
 OPLOG_DATABASE = "local"
@@ -64,7 +64,7 @@ class AtlasDatabaseArgs:
     stack: str  # stack name, for the default project and cluster names
 
 
-class AtlasDatabase(pulumi.ComponentResource):
+class AtlasDatabase(MongoDatabase):
     """A dedicated (or M0/Flex) Atlas replica set with one application user.
 
     Exposes the interface every database component shares: `mongo_url` and `mongo_oplog_url`,

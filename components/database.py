@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import pulumi
 
 
-class MongoDatabase(Protocol):
-    """Implemented by `InClusterMongo` and `AtlasDatabase`; both URLs are secret Outputs."""
+class MongoDatabase(pulumi.ComponentResource):
+    """Base of `InClusterMongo` and `AtlasDatabase`: the platform only reads these two secret
+    Outputs, whichever component it got."""
 
     mongo_url: pulumi.Output[str]
     # None when the stack turns the oplog off (Meteor then polls).

@@ -17,7 +17,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
-from components.database import keep_data
+from components.database import MongoDatabase, keep_data
 from components.settings import Resources
 from components.workload import (
     Env,
@@ -103,7 +103,7 @@ def connection_url(password: pulumi.Input[str], database: str) -> pulumi.Output[
     )
 
 
-class InClusterMongo(pulumi.ComponentResource):
+class InClusterMongo(MongoDatabase):
     mongo_url: pulumi.Output[str]
     mongo_oplog_url: pulumi.Output[str] | None
     workload: Workload

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pulumi
 
 from components.atlas_settings import AtlasSettings, parse_atlas
+from components.backup_settings import BackupSettings, parse_backup
 from components.releases import CATALOG, DEFAULT_RELEASE, Release, pinning_problem
 from components.validation import (
     DNS_LABEL,
@@ -79,6 +80,8 @@ KNOWN_KEYS = (
     "atlas",
     "networkPolicy",
     "projects",
+    "backup",
+    "restoreFrom",
 )
 # Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
 STRUCTURED_KEYS = (
@@ -95,6 +98,7 @@ STRUCTURED_KEYS = (
     "atlas",
     "networkPolicy",
     "projects",
+    "backup",
 )
 SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
 
@@ -240,6 +244,7 @@ class Settings:
     render_to: str | None = None
     network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
     projects: tuple[Project, ...] = ()
+    backup: BackupSettings | None = None
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -403,6 +408,9 @@ def parse_settings(
         protect=protect,
     )
 
+    backup = parse_backup(
+        p, raw.get("backup") or None, raw.get("restoreFrom") or None, mode=database.mode, protect=protect
+    )
     if root_url and rasa_url:
         _check_public_urls(p, projects, root_url, rasa_url)
     p.raise_if_any(stack)
@@ -437,6 +445,7 @@ def parse_settings(
         render_to=render_to,
         network_policy=network_policy,
         projects=projects,
+        backup=backup,
     )
 
 
@@ -551,7 +560,7 @@ def _projects(
 ) -> tuple[Project, ...]:
     """`botfront:projects`, or the single `projectId` in development when it is absent."""
     value = raw.get("projects")
-    if value is None:
+    if value is None or value == []:  # Pulumi.yaml's default is the empty list
         return (Project(project_id, ("development",), rasa_resources, actions_image),)
     if not isinstance(value, list) or not value:
         p.add(
