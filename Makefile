@@ -7,7 +7,7 @@ STACK  ?= dev
 # Stack files in git; ops/ephemeral.py's local pr-<n> files are not plans of this repository.
 STACKS := $(filter-out pr-%,$(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
 
-.PHONY: setup plan plan-all test lint format bench clean
+.PHONY: setup plan plan-all test lint checkov format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy components ops __main__.py
+	$(VENV)/bin/mypy policy
 	$(VENV)/bin/actionlint .github/workflows/*.yml
+
+checkov: setup ## checkov over every stack's offline plan (docs/hardening.md)
+	$(PY) -m ops.checkov --all
 
 bench: setup ## performance figures (README "Performance")
 	$(PY) -m ops.bench
@@ -40,4 +44,4 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) .venv-checkov

@@ -26,13 +26,23 @@ import pulumi_kubernetes.meta.v1 as meta
 
 from components.backup_settings import BackupSettings
 from components.database import keep_data
-from components.mongo import APP_USER, CREDENTIALS_SECRET, MONGO_UID, PORT, REPLICA_SET, SERVICE
+from components.mongo import (
+    APP_USER,
+    CREDENTIALS_SECRET,
+    PORT,
+    REPLICA_SET,
+    SECRETS_DIR,
+    SERVICE,
+    TOOLS_CONFIG_KEY,
+)
 from components.settings import Resources
 from components.workload import (
     NAME_LABEL,
     PART_OF,
     PART_OF_LABEL,
+    RUN_AS_USER,
     Security,
+    analyzer_skips,
     container_security_context,
     image_version,
     pod_security_context,
@@ -42,7 +52,6 @@ BACKUP_CLAIM = "mongo-backups"
 BACKUP_JOB = "mongo-backup"  # CronJob name and pod name label (components/network.py allows it)
 RESTORE_JOB = "mongo-restore"  # Job name prefix and pod name label
 BACKUP_DIR = "/backup"
-TOOLS_CONFIG_DIR = "/run/mongo-tools"
 TIME_ZONE = "Etc/UTC"  # the schedule and the archive timestamps are both UTC
 # No credentials here: the user name comes from --username, the password from --config. The pods
 # get it as MONGO_SERVER: names like MONGO_URI are taken for credential-bearing URLs by the policy
@@ -58,36 +67,27 @@ BACKUP_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
 )
 # mongodump/mongorestore write nothing outside the volumes below; HOME would be /data/db.
-SECURITY = Security(run_as_user=MONGO_UID, fs_group=MONGO_UID, writable_paths=("/tmp",))
+SECURITY = Security(fs_group=RUN_AS_USER, writable_paths=("/tmp",))
 
 # The password reaches the tools through a YAML file named by --config, which the MongoDB
 # Database Tools read since 100.3.0 (TOOLS-2779, "Add --config option for password values";
 # keys password, uri, sslPEMKeyPassword). The mongo:4.4 images install mongodb-org-tools, which
 # pulls in the database tools 100.x from MongoDB's repository (4.4.29: built in 2024, so well past
-# 100.3.0). The file is written by printf, a bash builtin, so the password goes from the
-# environment to the file without being the argument of any process (/proc/<pid>/cmdline); the
-# file is private (umask 077), lives in a memory-backed emptyDir and is removed on exit. YAML
-# single quotes escape a quote by doubling it. Archives get umask 027: the pod's user and fsGroup
-# can read them, nobody else.
-_WRITE_TOOLS_CONFIG = """\
-config="$TOOLS_CONFIG_DIR/config.yaml"
-(umask 077 && printf "password: '%s'\\n" "${MONGO_PASSWORD//\\'/\\'\\'}" > "$config")
-"""
+# 100.3.0). The file is a key of the mongo component's Secret, mounted read-only: the password is
+# in no environment variable and no process's argv. Archives get umask 027: the pod's user and
+# fsGroup can read them, nobody else.
+TOOLS_CONFIG = f"{SECRETS_DIR}/{TOOLS_CONFIG_KEY}"
 
-BACKUP_SCRIPT = (
-    """\
+BACKUP_SCRIPT = """\
 set -euo pipefail
 umask 027
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 name="${MONGO_DATABASE}-${stamp}.archive.gz"
 partial="${BACKUP_DIR}/.${name}.partial"
-trap 'rm -f -- "$TOOLS_CONFIG_DIR/config.yaml" "$partial"' EXIT
+trap 'rm -f -- "$partial"' EXIT
 # A run stopped by its deadline may have left a partial dump behind (runs never overlap).
 rm -f -- "$BACKUP_DIR"/.*.partial
-"""
-    + _WRITE_TOOLS_CONFIG
-    + """\
-mongodump --config="$config" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
+mongodump --config="$TOOLS_CONFIG" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
   --db="$MONGO_DATABASE" --archive="$partial" --gzip
 # Only a complete gzip stream becomes an archive, under its final name.
 gzip -t -- "$partial"
@@ -101,31 +101,24 @@ echo "wrote $name ($(du -h -- "$BACKUP_DIR/$name" | cut -f1))"
   | tail -n "+$((BACKUP_RETENTION + 1))" \\
   | while read -r old; do rm -f -- "$BACKUP_DIR/$old" && echo "pruned $old"; done
 """
-)
 
-RESTORE_SCRIPT = (
-    """\
+RESTORE_SCRIPT = """\
 set -euo pipefail
 archive="$BACKUP_DIR/$RESTORE_ARCHIVE"
-trap 'rm -f -- "$TOOLS_CONFIG_DIR/config.yaml"' EXIT
 if [ ! -f "$archive" ]; then
   echo "no archive $RESTORE_ARCHIVE on volume mongo-backups; archives there:" >&2
   { ls -1 -- "$BACKUP_DIR" | grep -E '\\.archive\\.gz$' || echo "(none)"; } >&2
   exit 1
 fi
 gzip -t -- "$archive"
-"""
-    + _WRITE_TOOLS_CONFIG
-    + """\
 echo "restoring $RESTORE_ARCHIVE ($RESTORE_SOURCE_DATABASE) into database $MONGO_DATABASE;" \\
   "each collection in the archive is dropped first"
-mongorestore --config="$config" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
+mongorestore --config="$TOOLS_CONFIG" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
   --archive="$archive" --gzip --drop --stopOnError \\
   --nsInclude="$RESTORE_SOURCE_DATABASE.*" \\
   --nsFrom="$RESTORE_SOURCE_DATABASE.*" --nsTo="$MONGO_DATABASE.*"
 echo "restored $RESTORE_ARCHIVE"
 """
-)
 
 
 @dataclass
@@ -182,7 +175,12 @@ class MongoBackup(pulumi.ComponentResource):
         backup_labels = {**labels, NAME_LABEL: BACKUP_JOB}
         self.cron_job = batch.CronJob(
             BACKUP_JOB,
-            metadata=meta.ObjectMetaArgs(name=BACKUP_JOB, namespace=args.namespace, labels=backup_labels),
+            metadata=meta.ObjectMetaArgs(
+                name=BACKUP_JOB,
+                namespace=args.namespace,
+                labels=backup_labels,
+                annotations=analyzer_skips(args.image) or None,
+            ),
             spec=batch.CronJobSpecArgs(
                 schedule=settings.schedule,
                 time_zone=TIME_ZONE,
@@ -219,7 +217,7 @@ class MongoBackup(pulumi.ComponentResource):
                     name=job_name,
                     namespace=args.namespace,
                     labels=restore_labels,
-                    annotations={"botfront.dev/restore-from": archive},
+                    annotations={"botfront.dev/restore-from": archive, **analyzer_skips(args.image)},
                 ),
                 spec=_job_spec(
                     args,
@@ -271,15 +269,9 @@ def _job_spec(
     env = [
         core.EnvVarArgs(name="MONGO_SERVER", value=MONGO_URI),
         core.EnvVarArgs(name="MONGO_USERNAME", value=APP_USER),
-        core.EnvVarArgs(
-            name="MONGO_PASSWORD",
-            value_from=core.EnvVarSourceArgs(
-                secret_key_ref=core.SecretKeySelectorArgs(name=CREDENTIALS_SECRET, key="app-password")
-            ),
-        ),
         core.EnvVarArgs(name="MONGO_DATABASE", value=args.database_name),
         core.EnvVarArgs(name="BACKUP_DIR", value=BACKUP_DIR),
-        core.EnvVarArgs(name="TOOLS_CONFIG_DIR", value=TOOLS_CONFIG_DIR),
+        core.EnvVarArgs(name="TOOLS_CONFIG", value=TOOLS_CONFIG),
         core.EnvVarArgs(name="HOME", value="/tmp"),
         *(core.EnvVarArgs(name=key, value=value) for key, value in extra_env),
     ]
@@ -298,7 +290,7 @@ def _job_spec(
                     core.ContainerArgs(
                         name=name,
                         image=args.image,
-                        image_pull_policy="IfNotPresent",
+                        image_pull_policy="Always",
                         command=["/bin/bash", "-c", script],
                         env=env,
                         resources=core.ResourceRequirementsArgs(
@@ -307,7 +299,7 @@ def _job_spec(
                         security_context=container_security_context(SECURITY),
                         volume_mounts=[
                             core.VolumeMountArgs(name="backups", mount_path=BACKUP_DIR),
-                            core.VolumeMountArgs(name="tools-config", mount_path=TOOLS_CONFIG_DIR),
+                            core.VolumeMountArgs(name="credentials", mount_path=SECRETS_DIR, read_only=True),
                             core.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                         ],
                     )
@@ -319,10 +311,13 @@ def _job_spec(
                             claim_name=BACKUP_CLAIM
                         ),
                     ),
-                    # Memory-backed: the password file never touches a node's disk.
                     core.VolumeArgs(
-                        name="tools-config",
-                        empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi"),
+                        name="credentials",
+                        secret=core.SecretVolumeSourceArgs(
+                            secret_name=CREDENTIALS_SECRET,
+                            default_mode=0o440,
+                            items=[core.KeyToPathArgs(key=TOOLS_CONFIG_KEY, path=TOOLS_CONFIG_KEY)],
+                        ),
                     ),
                     core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
                 ],

@@ -20,6 +20,7 @@ import pulumi_random as random
 from components.database import MongoDatabase, keep_data
 from components.settings import Resources
 from components.workload import (
+    RUN_AS_USER,
     Env,
     InitContainer,
     Mount,
@@ -40,19 +41,23 @@ APP_USER = "botfront"
 CREDENTIALS_SECRET = "mongo-credentials"
 INIT_SCRIPTS = "mongo-init"
 DATA_CLAIM = "mongo-data"
-MONGO_UID = 999  # the image's mongodb user
+SECRETS_DIR = "/run/secrets/mongo"  # the credentials Secret, mounted read-only
+# The MongoDB Database Tools' --config file (`password: ...`): mongodump and mongorestore read the
+# password from it instead of from argv (components/backup.py).
+TOOLS_CONFIG_KEY = "tools-config.yaml"
 
 # Run by the image's entrypoint once, on an empty data directory, against a temporary server.
-# Passwords come from the environment into the shell's stdin: never into any process's argv.
-CREATE_APP_USER = """\
+# Passwords go from the mounted Secret files into the shell's stdin: never into an environment
+# variable of the pod spec or any process's argv.
+CREATE_APP_USER = f"""\
 #!/bin/bash
-roles='{role: "readWrite", db: "'"$MONGO_APP_DATABASE"'"}'
+roles='{{role: "readWrite", db: "'"$MONGO_APP_DATABASE"'"}}'
 if [ "$MONGO_APP_OPLOG" = "true" ]; then
-  roles="$roles, {role: \\"read\\", db: \\"local\\"}"
+  roles="$roles, {{role: \\"read\\", db: \\"local\\"}}"
 fi
 mongo --quiet admin <<EOF
-db.auth("$MONGO_INITDB_ROOT_USERNAME", "$MONGO_INITDB_ROOT_PASSWORD");
-db.createUser({user: "$MONGO_APP_USERNAME", pwd: "$MONGO_APP_PASSWORD", roles: [$roles]});
+db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
+db.createUser({{user: "$MONGO_APP_USERNAME", pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}});
 EOF
 """
 
@@ -61,7 +66,7 @@ EOF
 INITIATE_REPLICA_SET = f"""\
 for attempt in $(seq 1 150); do
   state=$(mongo --quiet admin 2>/dev/null <<EOF
-db.auth("$MONGO_INITDB_ROOT_USERNAME", "$MONGO_INITDB_ROOT_PASSWORD");
+db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
 var s = db.adminCommand({{replSetGetStatus: 1}});
 if (s.ok) {{ print("ready") }}
 else if (s.code === 94) {{
@@ -129,6 +134,7 @@ class InClusterMongo(MongoDatabase):
                 "root-password": root_password.result,
                 "app-password": app_password.result,
                 "keyfile": replica_set_key.result,
+                TOOLS_CONFIG_KEY: pulumi.Output.concat("password: ", app_password.result, "\n"),
             },
             opts=child,
         )
@@ -158,9 +164,9 @@ class InClusterMongo(MongoDatabase):
             args=("--replSet", REPLICA_SET, "--bind_ip_all", "--keyFile", "/run/mongo/keyfile"),
             env=(
                 Env("MONGO_INITDB_ROOT_USERNAME", ROOT_USER),
-                Env("MONGO_INITDB_ROOT_PASSWORD", secret_key="root-password"),
+                # The entrypoint reads *_FILE variables: the password stays out of the pod spec.
+                Env("MONGO_INITDB_ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/root-password"),
                 Env("MONGO_APP_USERNAME", APP_USER),
-                Env("MONGO_APP_PASSWORD", secret_key="app-password"),
                 Env("MONGO_APP_DATABASE", args.database_name),
                 Env("MONGO_APP_OPLOG", "true" if args.oplog else "false"),
             ),
@@ -179,12 +185,19 @@ class InClusterMongo(MongoDatabase):
                 Volume(name="data", claim=DATA_CLAIM),
                 Volume(name="init-scripts", config_map=INIT_SCRIPTS, default_mode=0o555),
                 Volume(name="keyfile-source", secret=CREDENTIALS_SECRET, items=(("keyfile", "keyfile"),)),
+                Volume(
+                    name="credentials",
+                    secret=CREDENTIALS_SECRET,
+                    default_mode=0o440,
+                    items=(("root-password", "root-password"), ("app-password", "app-password")),
+                ),
                 Volume(name="keyfile"),
             ),
             mounts=(
                 Mount(volume="data", path="/data/db"),
                 Mount(volume="init-scripts", path="/docker-entrypoint-initdb.d", read_only=True),
                 Mount(volume="keyfile", path="/run/mongo", read_only=True),
+                Mount(volume="credentials", path=SECRETS_DIR, read_only=True),
             ),
             # mongod refuses a key file readable by group or others; Secret volumes with an
             # fsGroup are group-readable, so copy it once with mode 0400.
@@ -204,9 +217,8 @@ class InClusterMongo(MongoDatabase):
             ),
             post_start=("bash", "-c", INITIATE_REPLICA_SET),
             recreate=True,  # one writer on a ReadWriteOnce volume
-            security=Security(
-                run_as_user=MONGO_UID, fs_group=MONGO_UID, writable_paths=("/tmp", "/data/configdb")
-            ),
+            # Any UID works: the entrypoint only switches users when started as root.
+            security=Security(fs_group=RUN_AS_USER, writable_paths=("/tmp", "/data/configdb")),
             headless=True,
         )
         self.workload = Workload(

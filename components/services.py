@@ -6,9 +6,11 @@ No Pulumi resources here: `components/platform.py` feeds these specs to the shar
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
 from components.settings import Project, RasaInstance, Settings
-from components.workload import Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
+from components.workload import RUN_AS_USER, Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
 
 # Names in-cluster clients use: Botfront seeds exactly these hosts into its default endpoints
 # and instance settings (ORCHESTRATOR=docker-compose defaults).
@@ -31,9 +33,9 @@ class SecretKeys:
     MAIL_URL = "mail-url"
 
 
-# Both pods that write /app/models share this group, so files either one writes stay writable
-# for the other on the shared volume.
-MODELS_GROUP = 1001
+# Both pods that write /app/models share this group (fsGroup), so files either one writes stay
+# writable for the other on the shared volume.
+MODELS_GROUP = RUN_AS_USER
 
 # Rasa images before v2.2.5-bf.5 take the auth token only as a `--auth-token` argument. Passing
 # it through argv from inside Python keeps it out of the pod spec and the process table.
@@ -45,6 +47,20 @@ _RASA_LEGACY_LAUNCH = (
     "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN']]\n"
     "main()\n",
 )
+
+
+def _security(settings: Settings, key: str, default: Security) -> Security:
+    """The service's restricted default, with the stack's `botfront:security.<key>` relaxations."""
+    override = settings.security.get(key)
+    if override is None:
+        return default
+    return replace(
+        default,
+        run_as_user=override.run_as_user if override.run_as_user is not None else default.run_as_user,
+        read_only_root_filesystem=override.read_only_root_filesystem
+        if override.read_only_root_filesystem is not None
+        else default.read_only_root_filesystem,
+    )
 
 
 def botfront_spec(settings: Settings) -> ServiceSpec:
@@ -80,7 +96,7 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         replicas=settings.replicas["botfront"],
         volumes=(Volume(name="models", claim=MODELS_CLAIM),),
         mounts=(Mount(volume="models", path=MODELS_PATH),),
-        security=Security(run_as_user=1000, fs_group=MODELS_GROUP),
+        security=_security(settings, "botfront", Security(fs_group=MODELS_GROUP)),
         co_locate=MODELS_CLAIM if settings.models.shared_by_node else None,
     )
 
@@ -128,9 +144,10 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         # One replica per project and environment: trackers live in process memory.
         replicas=1,
         recreate=settings.models.shared_by_node,
-        # The image runs as 1001 with /app group-writable; Rasa and matplotlib write config
-        # under /.config and scratch files under /tmp.
-        security=Security(run_as_user=1001, fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config")),
+        # Rasa and matplotlib write config under /.config and scratch files under /tmp.
+        security=_security(
+            settings, "rasa", Security(fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config"))
+        ),
         co_locate=MODELS_CLAIM if shares_node else None,
     )
 
@@ -147,6 +164,7 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["duckling"],
         replicas=settings.replicas["duckling"],
+        security=_security(settings, "duckling", Security()),
     )
 
 
@@ -164,7 +182,7 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         ),
         resources=settings.resources["actions"],
         replicas=settings.replicas["actions"],
-        security=Security(run_as_user=1001),  # the rasa/rasa-sdk base image's user
+        security=_security(settings, "actions", Security()),
     )
 
 
@@ -186,7 +204,7 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["botfrontApi"],
         replicas=settings.replicas["botfrontApi"],
-        security=Security(run_as_user=1000),  # node:8-alpine's node user
+        security=_security(settings, "botfrontApi", Security()),
     )
 
 

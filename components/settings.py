@@ -82,6 +82,7 @@ KNOWN_KEYS = (
     "projects",
     "backup",
     "restoreFrom",
+    "security",
 )
 # Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
 STRUCTURED_KEYS = (
@@ -99,6 +100,7 @@ STRUCTURED_KEYS = (
     "networkPolicy",
     "projects",
     "backup",
+    "security",
 )
 SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
 
@@ -212,6 +214,14 @@ def actions_service_name(project: Project, first: bool) -> str | None:
 
 
 @dataclass(frozen=True)
+class SecurityOverride:
+    """What a stack may relax for an image that needs it (`botfront:security.<service>`)."""
+
+    run_as_user: int | None = None
+    read_only_root_filesystem: bool | None = None
+
+
+@dataclass(frozen=True)
 class NetworkPolicy:
     enabled: bool = True
     # Where the ingress controller (or OpenShift router) runs: its pods may reach the UI and Rasa.
@@ -245,6 +255,7 @@ class Settings:
     network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
     projects: tuple[Project, ...] = ()
     backup: BackupSettings | None = None
+    security: Mapping[str, SecurityOverride] = field(default_factory=dict)
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -408,6 +419,7 @@ def parse_settings(
         protect=protect,
     )
 
+    security = _security(p, raw.get("security"))
     backup = parse_backup(
         p, raw.get("backup") or None, raw.get("restoreFrom") or None, mode=database.mode, protect=protect
     )
@@ -446,6 +458,7 @@ def parse_settings(
         network_policy=network_policy,
         projects=projects,
         backup=backup,
+        security=security,
     )
 
 
@@ -661,6 +674,28 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 )
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
+
+
+def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:
+    raw = p.mapping("security", value, SERVICE_KEYS)
+    result = {}
+    for service, item in raw.items():
+        if service not in SERVICE_KEYS:
+            continue
+        entry = p.mapping(f"security.{service}", item, ("runAsUser", "readOnlyRootFilesystem"))
+        user = entry.get("runAsUser")
+        result[service] = SecurityOverride(
+            # 0 is root: refused, pods run with runAsNonRoot.
+            run_as_user=p.integer(f"security.{service}.runAsUser", user, 0, 1, 2**31 - 1)
+            if user is not None
+            else None,
+            read_only_root_filesystem=p.boolean(
+                f"security.{service}.readOnlyRootFilesystem", entry.get("readOnlyRootFilesystem"), True
+            )
+            if "readOnlyRootFilesystem" in entry
+            else None,
+        )
+    return result
 
 
 def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:

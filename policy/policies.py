@@ -314,6 +314,12 @@ def is_secret_env_name(name: str) -> bool:
     return bool(words & SECRET_ENV_WORDS)
 
 
+def is_secret_file_reference(name: str, value: str) -> bool:
+    """`X_PASSWORD_FILE=/run/secrets/...`: the images' convention for reading a secret from a
+    mounted file, which keeps it out of the environment altogether."""
+    return name.upper().endswith("_FILE") and value.startswith("/") and not has_url_credentials(value)
+
+
 def has_url_credentials(value: str) -> bool:
     return bool(_URL_WITH_CREDENTIALS.search(value))
 
@@ -341,7 +347,7 @@ def env_problems(container: Container) -> list[str]:
             continue
         if not (isinstance(name, str) and is_secret_env_name(name)):
             continue
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and not is_secret_file_reference(name, value):
             problems.append(f"{label} looks secret but has a literal value: use valueFrom.secretKeyRef")
         elif value_from is not None and not isinstance(secret_ref, Mapping):
             source = ", ".join(sorted(value_from)) if isinstance(value_from, Mapping) else "valueFrom"

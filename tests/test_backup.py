@@ -390,9 +390,9 @@ def test_backup_pod_is_hardened_like_every_other_pod() -> None:
     assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
-        "runAsUser": 999,
-        "runAsGroup": 999,
-        "fsGroup": 999,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     (container,) = pod["containers"]
@@ -407,7 +407,7 @@ def test_backup_pod_is_hardened_like_every_other_pod() -> None:
         "requests": {"cpu": "50m", "memory": "128Mi"},
         "limits": {"cpu": "500m", "memory": "512Mi"},
     }
-    assert container["image"] == IMAGE and container["imagePullPolicy"] == "IfNotPresent"
+    assert container["image"] == IMAGE and container["imagePullPolicy"] == "Always"
 
 
 def test_openshift_pods_pin_no_user_or_group() -> None:
@@ -418,7 +418,9 @@ def test_openshift_pods_pin_no_user_or_group() -> None:
 def test_backup_dumps_the_database_with_credentials_by_reference_only() -> None:
     (container,) = pod_of(build().get(CRON, "mongo-backup"))["containers"]
     env = env_of(container)
-    assert env["MONGO_PASSWORD"] == {"secretKeyRef": {"name": "mongo-credentials", "key": "app-password"}}
+    # The password is in no environment variable: the tools read it from a mounted Secret file.
+    assert not any("PASSWORD" in name for name in env)
+    assert env["TOOLS_CONFIG"] == "/run/secrets/mongo/tools-config.yaml"
     assert env["MONGO_SERVER"] == "mongodb://mongo:27017/?replicaSet=rs0&authSource=admin" == MONGO_URI
     assert (env["MONGO_USERNAME"], env["MONGO_DATABASE"], env["BACKUP_DIR"]) == ("botfront", "bf", "/backup")
     assert env["BACKUP_RETENTION"] == "5"
@@ -426,19 +428,23 @@ def test_backup_dumps_the_database_with_credentials_by_reference_only() -> None:
     assert command[:2] == ["/bin/bash", "-c"] and command[2] == BACKUP_SCRIPT
     script = command[2]
     assert "mongodump --config=" in script and "--archive=" in script and "--gzip" in script
-    assert "--password" not in script and "MONGO_PASSWORD" in script  # read into the config file only
+    assert "--password" not in script and '--config="$TOOLS_CONFIG"' in script
     assert '"${MONGO_DATABASE}-${stamp}.archive.gz"' in script and "date -u +%Y%m%dT%H%M%SZ" in script
     assert "tail -n" in script and "BACKUP_RETENTION + 1" in script  # pruning
 
 
-def test_archives_live_on_their_own_volume_and_the_password_file_in_memory() -> None:
+def test_archives_live_on_their_own_volume_and_the_password_file_comes_from_the_secret() -> None:
     pod = pod_of(build().get(CRON, "mongo-backup"))
     (container,) = pod["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert mounts == {"backups": "/backup", "tools-config": "/run/mongo-tools", "tmp": "/tmp"}
+    assert mounts == {"backups": "/backup", "credentials": "/run/secrets/mongo", "tmp": "/tmp"}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["backups"]["persistentVolumeClaim"] == {"claimName": "mongo-backups"}
-    assert volumes["tools-config"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Mi"}
+    assert volumes["credentials"]["secret"] == {
+        "secretName": "mongo-credentials",
+        "defaultMode": 0o440,
+        "items": [{"key": "tools-config.yaml", "path": "tools-config.yaml"}],
+    }
 
 
 def test_backup_volume_is_sized_and_protected_in_long_lived_stacks_only() -> None:
@@ -475,12 +481,12 @@ def test_restore_job_runs_mongorestore_drop_from_the_chosen_archive() -> None:
     spec = job.inputs["spec"]
     assert spec["backoffLimit"] == 1 and spec["activeDeadlineSeconds"] == 3600
     pod = spec["template"]["spec"]
-    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsUser"] == 999
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsUser"] == 10001
     assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "mongo-restore"
     (container,) = pod["containers"]
     env = env_of(container)
     assert env["RESTORE_ARCHIVE"] == ARCHIVE and env["RESTORE_SOURCE_DATABASE"] == "bf"
-    assert env["MONGO_PASSWORD"] == {"secretKeyRef": {"name": "mongo-credentials", "key": "app-password"}}
+    assert env["TOOLS_CONFIG"] == "/run/secrets/mongo/tools-config.yaml"
     script = container["command"][2]
     assert script == RESTORE_SCRIPT
     assert "mongorestore --config=" in script and "--drop" in script and "--archive=" in script
@@ -539,6 +545,9 @@ def run_script(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedP
     bin_dir, log = tmp_path / "bin", tmp_path / "log"
     for directory in (bin_dir, log, tmp_path / "backup", tmp_path / "config"):
         directory.mkdir(exist_ok=True)
+    # Stands in for the mounted Secret key (components/mongo.py writes `password: <pw>`).
+    tools_config = tmp_path / "config" / "tools-config.yaml"
+    tools_config.write_text("password: pa55w0rd\n")
     for tool in ("mongodump", "mongorestore"):
         path = bin_dir / tool
         path.write_text(STUB)
@@ -547,10 +556,9 @@ def run_script(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedP
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "MONGO_SERVER": MONGO_URI,
         "MONGO_USERNAME": "botfront",
-        "MONGO_PASSWORD": "pa'ss\"w$rd",
         "MONGO_DATABASE": "bf",
         "BACKUP_DIR": str(tmp_path / "backup"),
-        "TOOLS_CONFIG_DIR": str(tmp_path / "config"),
+        "TOOLS_CONFIG": str(tools_config),
         "STUB_LOG": str(log),
     }
     return subprocess.run(["bash", "-c", script], env={**base, **env}, capture_output=True, text=True)
@@ -580,10 +588,9 @@ def test_backup_script_writes_a_valid_archive_and_keeps_only_the_newest(tmp_path
     args = (tmp_path / "log" / "mongodump.args").read_text().splitlines()
     assert f"--uri={MONGO_URI}" in args and "--username=botfront" in args and "--db=bf" in args
     assert "--gzip" in args and any(a.startswith("--archive=") and a.endswith(".partial") for a in args)
-    assert not any("pa'ss" in a for a in args)  # never on the command line
-    assert yaml.safe_load((tmp_path / "log" / "config.yaml").read_text()) == {"password": "pa'ss\"w$rd"}
-    assert (tmp_path / "log" / "config.mode").read_text().strip() == "600"
-    assert list((tmp_path / "config").iterdir()) == []  # removed on exit
+    assert not any("pa55w0rd" in a for a in args)  # never on the command line
+    assert f"--config={tmp_path / 'config' / 'tools-config.yaml'}" in args
+    assert yaml.safe_load((tmp_path / "log" / "config.yaml").read_text()) == {"password": "pa55w0rd"}
 
 
 @pytest.mark.parametrize("retention", ["1", "10"])
@@ -605,7 +612,6 @@ def test_a_failed_dump_leaves_no_archive_and_prunes_nothing(tmp_path: Path) -> N
     result = run_script(tmp_path, BACKUP_SCRIPT, BACKUP_RETENTION="1", STUB_FAIL="1")
     assert result.returncode != 0
     assert archives(tmp_path) == before
-    assert list((tmp_path / "config").iterdir()) == []
 
 
 @pytestmark_bash
@@ -632,8 +638,8 @@ def test_restore_script_drops_and_restores_the_archive_into_the_stack_database(t
         "--username=botfront",
     ):
         assert expected in args
-    assert not any("pa'ss" in a for a in args)
-    assert list((tmp_path / "config").iterdir()) == []
+    assert not any("pa55w0rd" in a for a in args)
+    assert f"--config={tmp_path / 'config' / 'tools-config.yaml'}" in args
 
 
 @pytestmark_bash

@@ -79,11 +79,19 @@ def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> No
     assert container["image"] == "mongo:4.4.29"
     assert container["args"] == ["--replSet", "rs0", "--bind_ip_all", "--keyFile", "/run/mongo/keyfile"]
     env = {e["name"]: e for e in container["env"]}
-    assert env["MONGO_INITDB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-        "name": "mongo-credentials",
-        "key": "root-password",
+    # Passwords are read from the mounted Secret, never from the environment.
+    assert env["MONGO_INITDB_ROOT_PASSWORD_FILE"]["value"] == "/run/secrets/mongo/root-password"
+    assert not any("valueFrom" in e for e in container["env"])
+    assert not any(name.endswith("PASSWORD") for name in env)
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["credentials"] == {
+        "name": "credentials",
+        "mountPath": "/run/secrets/mongo",
+        "readOnly": True,
     }
-    assert env["MONGO_APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "app-password"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["credentials"]["secret"]["secretName"] == "mongo-credentials"
+    assert {i["key"] for i in volumes["credentials"]["secret"]["items"]} == {"root-password", "app-password"}
     assert env["MONGO_APP_DATABASE"]["value"] == "bf" and env["MONGO_APP_OPLOG"]["value"] == "true"
     (init,) = pod["initContainers"]
     assert "chmod 0400 /run/mongo/keyfile" in init["command"][-1]
@@ -95,7 +103,9 @@ def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> No
     service = plan.get("kubernetes:core/v1:Service", "mongo").inputs
     assert service["spec"]["clusterIP"] == "None"
     secret = plan.get("kubernetes:core/v1:Secret", "mongo-credentials")
-    assert set(secret.secret_inputs["stringData"]) == {"root-password", "app-password", "keyfile"}
+    data = secret.secret_inputs["stringData"]
+    assert set(data) == {"root-password", "app-password", "keyfile", "tools-config.yaml"}
+    assert data["tools-config.yaml"] == f"password: {data['app-password']}\n"
     assert set(secret.inputs["stringData"].values()) == {"[secret]"}
 
 
@@ -103,8 +113,10 @@ def test_init_script_grants_read_on_local_only_with_the_oplog() -> None:
     plan, _ = build()
     script = plan.get("kubernetes:core/v1:ConfigMap", "mongo-init").inputs["data"]["create-app-user.sh"]
     assert 'role: \\"read\\", db: \\"local\\"' in script and '"$MONGO_APP_OPLOG" = "true"' in script
-    # Passwords reach the shell from the environment, never from the manifest.
-    assert "$MONGO_APP_PASSWORD" in script
+    # Passwords reach the shell from the mounted Secret files, never from the manifest.
+    assert (
+        "$(< /run/secrets/mongo/app-password)" in script and "$(< /run/secrets/mongo/root-password)" in script
+    )
 
 
 def test_data_volume_is_protected_only_when_asked() -> None:

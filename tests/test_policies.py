@@ -306,6 +306,8 @@ def test_secrets_from_secret_key_refs_are_accepted() -> None:
         {"name": "CALLBACK", "value": "http://host:3000/path?next=a@b"},
         {"name": "MAIL_URL", "value": ""},
         {"name": "MONGO_APP_USERNAME", "value": "botfront"},
+        # The images' convention: the secret is read from a mounted file, not the environment.
+        {"name": "MONGO_INITDB_ROOT_PASSWORD_FILE", "value": "/run/secrets/mongo/root-password"},
     ]
     assert violations(no_literal_secrets, DEPLOYMENT, deployment(env=env)) == []
 
@@ -320,6 +322,11 @@ def test_secrets_from_secret_key_refs_are_accepted() -> None:
         (
             {"name": "AUTH_TOKEN", "value": "s3cr3t"},
             'env "AUTH_TOKEN" looks secret but has a literal value: use valueFrom.secretKeyRef',
+        ),
+        (
+            # A *_FILE name only passes with a path: here the secret itself was pasted in.
+            {"name": "DB_PASSWORD_FILE", "value": "hunter2"},
+            'env "DB_PASSWORD_FILE" looks secret but has a literal value: use valueFrom.secretKeyRef',
         ),
         (
             {"name": "API_KEY", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},

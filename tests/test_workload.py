@@ -53,7 +53,7 @@ def test_deployment_and_service_share_labels_and_port() -> None:
     selector = {"app.kubernetes.io/name": "web", "app.kubernetes.io/part-of": "botfront"}
     assert deployment["spec"]["selector"]["matchLabels"] == selector
     assert service["spec"]["selector"] == selector
-    assert deployment["metadata"] == {
+    assert {k: v for k, v in deployment["metadata"].items() if k != "annotations"} == {
         "name": "web",
         "namespace": "ns",
         "labels": {
@@ -88,7 +88,8 @@ def test_container_gets_probes_resources_and_restricted_security() -> None:
         "capabilities": {"drop": ["ALL"]},
     }
     assert pod_spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod_spec["securityContext"]["runAsUser"] == 10001
+    assert pod_spec["securityContext"]["runAsUser"] == 10001  # >= 10000: no host UID clash
+    assert container["imagePullPolicy"] == "Always"
     assert pod_spec["automountServiceAccountToken"] is False
     assert pod_spec["enableServiceLinks"] is False
     # The read-only root filesystem still gets a writable /tmp.
@@ -153,7 +154,18 @@ def test_pod_annotations_are_on_the_template_only() -> None:
     plan = build(spec(), pod_annotations={"checksum/config": "abc"})
     deployment = plan.get("kubernetes:apps/v1:Deployment", "web").inputs
     assert deployment["spec"]["template"]["metadata"]["annotations"] == {"checksum/config": "abc"}
-    assert "annotations" not in deployment["metadata"]
+    assert "checksum/config" not in deployment["metadata"].get("annotations", {})
+
+
+def test_checkov_skips_only_what_the_spec_cannot_meet_with_a_reason() -> None:
+    tagged = build(spec(env=(Env("TOKEN", secret_key="token"),)))
+    annotations = tagged.get("kubernetes:apps/v1:Deployment", "web").inputs["metadata"]["annotations"]
+    assert set(annotations) == {"checkov.io/skip1", "checkov.io/skip2"}
+    checks = {value.split("=", 1)[0]: value.split("=", 1)[1] for value in annotations.values()}
+    assert set(checks) == {"CKV_K8S_43", "CKV_K8S_35"}
+    assert all(reason and "=" not in reason for reason in checks.values())  # checkov splits on "="
+    digest = build(spec(image="acme/web@sha256:" + "a" * 64))
+    assert "annotations" not in digest.get("kubernetes:apps/v1:Deployment", "web").inputs["metadata"]
 
 
 def test_headless_service_publishes_not_ready_addresses() -> None:
