@@ -363,6 +363,8 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 
 def test_cron_job_schedule_policy_deadlines_and_history() -> None:
     cron = build().get(CRON, "mongo-backup").inputs
+    # The digest-pinning skip is the only annotation (a tag-pinned image; see components/workload.py).
+    assert set(cron["metadata"].pop("annotations")) == {"checkov.io/skip1"}
     assert cron["metadata"] == {
         "name": "mongo-backup",
         "namespace": "ns",
@@ -477,7 +479,9 @@ def test_restore_job_runs_mongorestore_drop_from_the_chosen_archive() -> None:
     plan = build(BackupSettings(restore_from=ARCHIVE))
     job = plan.get(JOB, restore_job_name(ARCHIVE))
     assert re.fullmatch(r"mongo-restore-[0-9a-f]{8}", job.inputs["metadata"]["name"])
-    assert job.inputs["metadata"]["annotations"] == {"botfront.dev/restore-from": ARCHIVE}
+    annotations = job.inputs["metadata"]["annotations"]
+    assert annotations["botfront.dev/restore-from"] == ARCHIVE
+    assert annotations["checkov.io/skip1"].startswith("CKV_K8S_43=")
     spec = job.inputs["spec"]
     assert spec["backoffLimit"] == 1 and spec["activeDeadlineSeconds"] == 3600
     pod = spec["template"]["spec"]
