@@ -27,7 +27,9 @@ from typing import Any
 SECRET = "[secret]"
 # Fields of a plan entry compared as wholes, besides the inputs (the URN already names the type,
 # the name and the parent chain).
-ENTRY_FIELDS = ("protect", "retainOnDelete", "parent", "dependsOn", "provider")
+# `secretValues` is a digest of the masked values (offline plans hold no real secret): it shows
+# that a Secret's content changed without showing the content.
+ENTRY_FIELDS = ("protect", "retainOnDelete", "parent", "dependsOn", "provider", "secretValues")
 MAX_TEXT_DIFF_LINES = 40
 MAX_VALUE_CHARS = 200
 DEFAULT_MAX_MARKDOWN = 20000  # three stacks stay under GitHub's 65536-character comment limit

@@ -331,3 +331,39 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "0 to add, 1 to change, 0 to remove" in done.stdout
+
+
+# ---- on real offline plans of this program ----------------------------------------------------
+
+
+def _real(stack: str, **overrides: Any) -> Any:
+    from ops.offline import run_program
+    from ops.plan_diff import parse_plan
+
+    return parse_plan(json.loads(json.dumps(run_program(stack, overrides).as_json())), stack)
+
+
+def test_real_plans_one_image_tag_changes_exactly_one_path() -> None:
+    from ops.plan_diff import diff_plans, render_text
+
+    diff = diff_plans(_real("dev"), _real("dev", images={"rasa": "botfront/rasa-for-botfront:v2.3.3-bf.5"}))
+    assert diff.summary == "0 to add, 1 to change, 0 to remove"
+    (item,) = diff.changed
+    assert (item.resource.type, item.resource.name) == ("kubernetes:apps/v1:Deployment", "rasa")
+    paths = {c.path for c in item.changes}
+    assert "spec.template.spec.containers[rasa].image" in paths or any(p.endswith(".image") for p in paths)
+    assert "v2.3.3-bf.5" in render_text(diff)
+
+
+def test_real_plans_an_added_service_is_exactly_its_objects() -> None:
+    from ops.plan_diff import diff_plans
+
+    base = _real("dev")
+    head = _real("dev", actions={"image": "ghcr.io/acme/actions:1.0.0"})
+    diff = diff_plans(base, head)
+    added = {(r.type, r.name) for r in diff.added}
+    assert ("kubernetes:apps/v1:Deployment", "actions") in added
+    assert ("kubernetes:core/v1:Service", "actions") in added
+    # What reads the new service changes too: Rasa's endpoints (action_endpoint) and its rollout.
+    changed = {(c.resource.type, c.resource.name) for c in diff.changed}
+    assert ("kubernetes:core/v1:Secret", "rasa-config") in changed
