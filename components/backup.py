@@ -25,7 +25,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 
 from components.backup_settings import BackupSettings
-from components.database import keep_data
+from components.database import data_volume
 from components.mongo import (
     APP_USER,
     CREDENTIALS_SECRET,
@@ -146,7 +146,6 @@ class MongoBackup(pulumi.ComponentResource):
     def __init__(self, name: str, args: MongoBackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("botfront:backup:MongoBackup", name, None, opts)
         settings = args.settings
-        child = pulumi.ResourceOptions(parent=self)
         labels = {
             **args.labels,
             PART_OF_LABEL: PART_OF,
@@ -154,15 +153,14 @@ class MongoBackup(pulumi.ComponentResource):
             "app.kubernetes.io/managed-by": "pulumi",
         }
 
-        self.volume = core.PersistentVolumeClaim(
+        self.volume = data_volume(
             BACKUP_CLAIM,
-            metadata=meta.ObjectMetaArgs(name=BACKUP_CLAIM, namespace=args.namespace, labels=labels),
-            spec=core.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=settings.storage_class,
-                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.size}),
-            ),
-            opts=pulumi.ResourceOptions.merge(child, keep_data(args.protect)),
+            namespace=args.namespace,
+            size=settings.size,
+            storage_class=settings.storage_class,
+            protect=args.protect,
+            parent=self,
+            labels=labels,
         )
 
         restoring = settings.restore_from is not None

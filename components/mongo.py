@@ -17,7 +17,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
-from components.database import MongoDatabase, keep_data
+from components.database import MongoDatabase, data_volume
 from components.settings import Resources
 from components.workload import (
     RUN_AS_USER,
@@ -144,15 +144,14 @@ class InClusterMongo(MongoDatabase):
             data={"create-app-user.sh": CREATE_APP_USER},
             opts=child,
         )
-        self.data_volume = core.PersistentVolumeClaim(
+        self.data_volume = data_volume(
             DATA_CLAIM,
-            metadata=meta.ObjectMetaArgs(name=DATA_CLAIM, namespace=args.namespace, labels=labels),
-            spec=core.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=args.storage_class,
-                resources=core.VolumeResourceRequirementsArgs(requests={"storage": args.volume_size}),
-            ),
-            opts=pulumi.ResourceOptions.merge(child, keep_data(args.protect)),
+            namespace=args.namespace,
+            size=args.volume_size,
+            storage_class=args.storage_class,
+            protect=args.protect,
+            parent=self,
+            labels=labels,
         )
 
         spec = ServiceSpec(

@@ -15,7 +15,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
 
 from components import rasa_config
-from components.database import keep_data
+from components.database import data_volume
 from components.services import BOTFRONT, PORTS, RASA, application_specs
 from components.settings import RasaInstance, Settings
 from components.workload import Workload, WorkloadArgs
@@ -79,7 +79,16 @@ class BotfrontPlatform(pulumi.ComponentResource):
         self.models_volumes = {}
         self.rasa_configs = {}
         for instance in settings.rasa_instances:
-            volume = self._models_volume(instance.models_claim, settings, child)
+            volume = data_volume(
+                instance.models_claim,
+                namespace=args.namespace,
+                size=settings.models.size,
+                storage_class=settings.models.storage_class,
+                access_mode=settings.models.access_mode,
+                protect=settings.protect,
+                parent=self,
+                labels=labels,
+            )
             self.models_volumes[instance.name] = volume
             config, config_checksum = self._rasa_config(instance, settings, args.checksum_key, child)
             self.rasa_configs[instance.name] = config
@@ -141,20 +150,6 @@ class BotfrontPlatform(pulumi.ComponentResource):
                 "rasaInstances": self.rasa_instances,
                 "services": sorted(self.workloads),
             }
-        )
-
-    def _models_volume(
-        self, claim: str, settings: Settings, opts: pulumi.ResourceOptions
-    ) -> core.PersistentVolumeClaim:
-        return core.PersistentVolumeClaim(
-            claim,
-            metadata=meta.ObjectMetaArgs(name=claim, namespace=self.namespace, labels=self.labels),
-            spec=core.PersistentVolumeClaimSpecArgs(
-                access_modes=[settings.models.access_mode],
-                storage_class_name=settings.models.storage_class,
-                resources=core.VolumeResourceRequirementsArgs(requests={"storage": settings.models.size}),
-            ),
-            opts=pulumi.ResourceOptions.merge(opts, keep_data(settings.protect)),
         )
 
     def _rasa_config(

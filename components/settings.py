@@ -57,52 +57,39 @@ IMAGE_KEYS = ("botfront", "rasa", "duckling", "botfrontApi", "mongo")
 # Rasa keeps trackers and socket.io sessions in process memory and MongoDB here is a single-node
 # replica set: neither may run more than one replica.
 SCALABLE = ("botfront", "duckling", "actions", "botfrontApi")
-KNOWN_KEYS = (
-    "release",
-    "namespace",
-    "projectId",
-    "rootUrl",
-    "rasaUrl",
-    "platform",
-    "protect",
-    "database",
-    "images",
-    "actions",
-    "duckling",
-    "models",
-    "tracker",
-    "ingress",
-    "resources",
-    "replicas",
-    "mailUrl",
-    "chatbaseApiKey",
-    "renderTo",
-    "atlas",
-    "networkPolicy",
-    "projects",
-    "backup",
-    "restoreFrom",
-    "security",
-)
-# Keys whose values are YAML objects, lists, booleans or numbers (they arrive as JSON text).
-STRUCTURED_KEYS = (
-    "protect",
-    "database",
-    "images",
-    "actions",
-    "duckling",
-    "models",
-    "tracker",
-    "ingress",
-    "resources",
-    "replicas",
-    "atlas",
-    "networkPolicy",
-    "projects",
-    "backup",
-    "security",
-)
-SECRET_KEYS = ("mailUrl", "chatbaseApiKey")
+# Every `botfront:*` key and how its value arrives: "text" as given, "structured" as JSON text
+# (objects, lists, booleans, numbers), "secret" as a secret Output.
+CONFIG_KEYS = {
+    "release": "text",
+    "namespace": "text",
+    "projectId": "text",
+    "rootUrl": "text",
+    "rasaUrl": "text",
+    "platform": "text",
+    "protect": "structured",
+    "database": "structured",
+    "images": "structured",
+    "actions": "structured",
+    "duckling": "structured",
+    "models": "structured",
+    "tracker": "structured",
+    "ingress": "structured",
+    "resources": "structured",
+    "replicas": "structured",
+    "mailUrl": "secret",
+    "chatbaseApiKey": "secret",
+    "renderTo": "text",
+    "atlas": "structured",
+    "networkPolicy": "structured",
+    "projects": "structured",
+    "backup": "structured",
+    "restoreFrom": "text",
+    "security": "structured",
+}
+KNOWN_KEYS = tuple(CONFIG_KEYS)
+STRUCTURED_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "structured")
+SECRET_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "secret")
+
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # A project id becomes part of object names (rasa-<id>-production): lower-case DNS label rules,
