@@ -39,7 +39,8 @@ def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabas
             oplog=settings.database.oplog,
             protect=settings.protect,
             resources=settings.resources["mongo"],
-            storage_class=settings.models.storage_class,
+            volume_size=settings.database.size,
+            storage_class=settings.database.storage_class,
             openshift=settings.platform == "openshift",
         ),
         opts=in_cluster,
@@ -111,10 +112,7 @@ pulumi.export("services", sorted(platform.workloads))
 # What to enter in Botfront > Settings > Instance so the UI can reach and train each Rasa.
 pulumi.export("rasaInstanceHost", platform.rasa_instances[0]["instanceHost"])
 pulumi.export("rasaInstances", platform.rasa_instances)
-pulumi.export(
-    "rasaAuthTokens",
-    pulumi.Output.secret({key: token for key, token in secrets.rasa_auth_tokens.items()}),
-)
+pulumi.export("rasaAuthTokens", pulumi.Output.secret(dict(secrets.rasa_auth_tokens)))
 pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
 pulumi.export("graphqlApiKey", pulumi.Output.secret(secrets.api_key))
 pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))

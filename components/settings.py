@@ -109,6 +109,10 @@ class Database:
     mode: str = "incluster"
     name: str = "bf"
     oplog: bool = True
+    # The in-cluster MongoDB's volume (not the models volume's class: that one may be RWX/NFS,
+    # which MongoDB must not run on).
+    size: str = "10Gi"
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -450,8 +454,16 @@ def parse_settings(
 
 
 def _database(p: Problems, value: Any) -> Database:
-    raw = p.mapping("database", value, ("mode", "name", "oplog"))
+    raw = p.mapping("database", value, ("mode", "name", "oplog", "size", "storageClass"))
     mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas"))
+    if mode == "atlas":
+        for key in ("size", "storageClass"):
+            if key in raw:
+                p.add(
+                    f"database.{key}",
+                    raw[key],
+                    "only applies to database.mode incluster; Atlas disks are set under botfront:atlas",
+                )
     return Database(
         mode=mode,
         name=p.string(
@@ -465,6 +477,16 @@ def _database(p: Problems, value: Any) -> Database:
         # Atlas only runs MongoDB 7.0+, whose oplog entries Botfront's Meteor 2.0 cannot read
         # (components/atlas_settings.py): there the oplog is off unless a stack turns it on.
         oplog=p.boolean("database.oplog", raw.get("oplog"), mode == "incluster"),
+        size=check_quantity(p, "database.size", raw.get("size"), "bytes") or "10Gi",
+        storage_class=p.string(
+            "database.storageClass",
+            raw.get("storageClass"),
+            "",
+            DNS_SUBDOMAIN,
+            "a StorageClass name (DNS-1123 subdomain)",
+            max_len=253,
+        )
+        or None,
     )
 
 
@@ -664,10 +686,12 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
 
 
 def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:
-    raw = p.mapping("security", value, SERVICE_KEYS)
+    # MongoDB's pod is built by its own component, with its image's needs already met.
+    services = tuple(k for k in SERVICE_KEYS if k != "mongo")
+    raw = p.mapping("security", value, services)
     result = {}
     for service, item in raw.items():
-        if service not in SERVICE_KEYS:
+        if service not in services:
             continue
         entry = p.mapping(f"security.{service}", item, ("runAsUser", "readOnlyRootFilesystem"))
         user = entry.get("runAsUser")

@@ -271,3 +271,24 @@ def test_every_release_plans_schema_valid(release: str) -> None:
 
 def test_stack_list_is_complete() -> None:
     assert {"dev", "ephemeral", "staging", "prod"} <= set(STACKS)
+
+
+def test_security_relaxation_reaches_only_the_named_service() -> None:
+    plan = plan_for("dev", security={"rasa": {"runAsUser": 1001, "readOnlyRootFilesystem": False}})
+    rasa = deployment(plan, "rasa")["spec"]["template"]["spec"]
+    assert rasa["securityContext"]["runAsUser"] == 1001
+    assert container(plan, "rasa")["securityContext"]["readOnlyRootFilesystem"] is False
+    assert container(plan, "botfront")["securityContext"]["readOnlyRootFilesystem"] is True
+    assert deployment(plan, "botfront")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10001
+
+
+def test_mongo_volume_has_its_own_size_and_class() -> None:
+    plan = plan_for(
+        "dev",
+        database={"mode": "incluster", "size": "50Gi", "storageClass": "fast-ssd"},
+        models={"storageClass": "nfs"},
+    )
+    claim = plan.get("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data").inputs["spec"]
+    assert claim["resources"]["requests"]["storage"] == "50Gi" and claim["storageClassName"] == "fast-ssd"
+    models = plan.get("kubernetes:core/v1:PersistentVolumeClaim", "models").inputs["spec"]
+    assert models["storageClassName"] == "nfs"

@@ -55,6 +55,10 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, Any, str]] = [
     (with_base(database={"name": "b.f"}), "database.name", "b.f", "letters, digits"),
     (with_base(database={"oplog": "sometimes"}), "database.oplog", "sometimes", "true or false"),
     (with_base(database={"mode": "incluster", "nmae": "bf"}), "database.nmae", "bf", "unknown key"),
+    (with_base(database={"size": "10 GB"}), "database.size", "10 GB", "quantity"),
+    (with_base(database={"storageClass": "NFS"}), "database.storageClass", "NFS", "StorageClass"),
+    (with_base(security={"mongo": {"runAsUser": 999}}), "security.mongo", {"runAsUser": 999}, "unknown key"),
+    (with_base(security={"rasa": {"runAsUser": 0}}), "security.rasa.runAsUser", 0, "1 to 2147483647"),
     (
         with_base(images={"rasa": "botfront/rasa-for-botfront:latest"}),
         "images.rasa",
