@@ -111,6 +111,8 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         Env("AUTH_TOKEN", secret_key=instance.token_key),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
+        # An arbitrary UID has no home directory; Rasa and its libraries keep caches under HOME.
+        Env("HOME", "/tmp"),
     ]
     if settings.duckling:
         env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
@@ -164,6 +166,10 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["duckling"],
         replicas=settings.replicas["duckling"],
+        # duckling-example-exe creates log/ in its working directory at start: make that the
+        # writable /tmp rather than the read-only image root (its zoneinfo/ lookup is relative
+        # too, and already finds nothing in the image's own directory).
+        working_dir="/tmp",
         security=_security(settings, "duckling", Security()),
     )
 

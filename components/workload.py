@@ -113,6 +113,7 @@ class ServiceSpec:
     recreate: bool = False
     command: tuple[str, ...] | None = None
     args: tuple[str, ...] | None = None
+    working_dir: str | None = None
     security: Security = field(default_factory=Security)
     init_containers: tuple[InitContainer, ...] = ()
     post_start: tuple[str, ...] | None = None
@@ -300,6 +301,7 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
         image_pull_policy="Always",
         command=list(spec.command) if spec.command else None,
         args=list(spec.args) if spec.args else None,
+        working_dir=spec.working_dir,
         ports=[core.ContainerPortArgs(name=spec.port_name, container_port=spec.port, protocol="TCP")],
         env=[_env(e, args.secret_name) for e in spec.env] or None,
         resources=_resources(spec.resources),

@@ -232,6 +232,17 @@ def test_actions_service_and_action_endpoint_when_an_image_is_given() -> None:
     assert endpoints["action_endpoint"] == {"url": "http://actions:5055/webhook"}
 
 
+def test_writable_places_for_images_that_write_outside_their_volumes() -> None:
+    plan = plan_for("dev")
+    duckling = container(plan, "duckling")
+    # duckling-example-exe creates log/ in its working directory.
+    assert (
+        duckling["workingDir"] == "/tmp" and {"name": "tmp", "mountPath": "/tmp"} in duckling["volumeMounts"]
+    )
+    assert duckling["securityContext"]["readOnlyRootFilesystem"] is True
+    assert env_of(plan, "rasa")["HOME"] == "/tmp"
+
+
 def test_no_duckling_means_no_service_and_no_duckling_url() -> None:
     plan = plan_for("dev", duckling=False)
     assert not [r for r in plan.resources if r.name == "duckling"]
