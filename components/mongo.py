@@ -168,6 +168,8 @@ class InClusterMongo(MongoDatabase):
                 Env("MONGO_APP_USERNAME", APP_USER),
                 Env("MONGO_APP_DATABASE", args.database_name),
                 Env("MONGO_APP_OPLOG", "true" if args.oplog else "false"),
+                # The mongo shell keeps its history under HOME; an arbitrary UID has none.
+                Env("HOME", "/tmp"),
             ),
             probes=Probes(
                 startup=Probe(period=5, failure_threshold=60),
