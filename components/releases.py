@@ -34,9 +34,6 @@ class Release:
     rasa: str
     actions_base: str
     botfront_api: str | None = None
-    # Rasa images from v2.2.5-bf.5 on read AUTH_TOKEN (and MODEL_PATH) in their own CMD; older
-    # ones only take `--auth-token` on the command line.
-    rasa_reads_auth_token_env: bool = True
     # Botfront <= 1.0.3 writes the trained model itself to MODELS_LOCAL_PATH and PUTs it to Rasa.
     botfront_writes_models: bool = False
     # Channels this release's rasa-for-botfront image ships, for credentials.yml.
@@ -84,7 +81,6 @@ CATALOG: dict[str, Release] = {
             rasa="botfront/rasa-for-botfront:v1.10.16-bf.1",
             actions_base="rasa/rasa-sdk:1.10.1",
             botfront_api="botfront/botfront-api:v0.27.5",
-            rasa_reads_auth_token_env=False,
             botfront_writes_models=True,
             regression_test_channel=False,
         ),

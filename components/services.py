@@ -37,14 +37,17 @@ class SecretKeys:
 # writable for the other on the shared volume.
 MODELS_GROUP = RUN_AS_USER
 
-# Rasa images before v2.2.5-bf.5 take the auth token only as a `--auth-token` argument. Passing
-# it through argv from inside Python keeps it out of the pod spec and the process table.
-_RASA_LEGACY_LAUNCH = (
+# Every rasa-for-botfront image's own CMD expands the token into `rasa run --auth-token $TOKEN`
+# (or takes it only as an argument), where any process listing shows it. This launcher passes it
+# from the environment to Rasa's argument parser inside Python: it is in no pod spec and no
+# process's argv. It also leaves out the images' `--debug`, which logs message contents.
+_RASA_LAUNCH = (
     "python",
     "-c",
     "import os, sys\n"
     "from rasa.__main__ import main\n"
-    "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN']]\n"
+    "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN'],"
+    " '--model', os.environ['MODEL_PATH']]\n"
     "main()\n",
 )
 
@@ -78,7 +81,11 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         env.append(Env("MONGO_OPLOG_URL", secret_key=SecretKeys.MONGO_OPLOG_URL))
     if settings.mail_url is not None:
         env.append(Env("MAIL_URL", secret_key=SecretKeys.MAIL_URL))
-    if settings.release.botfront_writes_models:
+    # Botfront <= 1.0.3 writes the trained model to the shared volume and PUTs it to Rasa; later
+    # releases let Rasa store and load its own model, and Botfront needs no volume (nor a node
+    # shared with Rasa).
+    writes_models = settings.release.botfront_writes_models
+    if writes_models:
         env.append(Env("MODELS_LOCAL_PATH", MODELS_PATH + "/"))
     return ServiceSpec(
         name=BOTFRONT,
@@ -94,15 +101,14 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["botfront"],
         replicas=settings.replicas["botfront"],
-        volumes=(Volume(name="models", claim=MODELS_CLAIM),),
-        mounts=(Mount(volume="models", path=MODELS_PATH),),
+        volumes=(Volume(name="models", claim=MODELS_CLAIM),) if writes_models else (),
+        mounts=(Mount(volume="models", path=MODELS_PATH),) if writes_models else (),
         security=_security(settings, "botfront", Security(fs_group=MODELS_GROUP)),
-        co_locate=MODELS_CLAIM if settings.models.shared_by_node else None,
+        co_locate=MODELS_CLAIM if writes_models and settings.models.shared_by_node else None,
     )
 
 
 def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
-    release = settings.release
     env = [
         Env("BF_URL", BOTFRONT_GRAPHQL_URL),
         Env("BF_PROJECT_ID", instance.project_id),
@@ -116,14 +122,17 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
     ]
     if settings.duckling:
         env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
-    # Only the default instance shares its volume with botfront (and so its node).
-    shares_node = instance.default and settings.models.shared_by_node
+    # Only the default instance shares its volume with botfront (and so its node), and only for
+    # releases where botfront writes the models.
+    shares_node = (
+        instance.default and settings.release.botfront_writes_models and settings.models.shared_by_node
+    )
     return ServiceSpec(
         name=instance.name,
         image=settings.images["rasa"],
         port=PORTS[RASA],
         env=tuple(env),
-        command=None if release.rasa_reads_auth_token_env else _RASA_LEGACY_LAUNCH,
+        command=_RASA_LAUNCH,
         probes=Probes(
             # Loading a large model can take minutes; until then only the startup probe runs.
             startup=Probe(path="/", period=10, failure_threshold=60),

@@ -96,6 +96,9 @@ _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # short enough that `rasa-config-<id>-development` stays a valid label.
 _PROJECT_NAME_PART = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+# MongoDB's own databases: Botfront's collections must not land there.
+RESERVED_DATABASES = ("admin", "local", "config")
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 @dataclass(frozen=True)
@@ -153,12 +156,20 @@ ENVIRONMENTS = ("development", "production")
 class Project:
     """A Botfront project; each of its environments gets its own Rasa."""
 
-    id: str
+    id: str  # Botfront's project id (BF_PROJECT_ID), e.g. bf or Hx8CFdNpfY6HpEpj2
     environments: tuple[str, ...]
     rasa_resources: Resources
     actions_image: str | None = None
     # Explicit public Rasa URLs per environment (others are derived).
     rasa_urls: Mapping[str, str] = field(default_factory=dict)
+    # The project in Kubernetes names (rasa-<name>-<environment>); the id when it is valid there.
+    name: str = ""
+    # The project named by botfront:projectId: its development Rasa keeps the plain names.
+    default: bool = True
+
+    @property
+    def default_environment(self) -> str:
+        return "development" if "development" in self.environments else self.environments[0]
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,7 @@ class RasaInstance:
     """
 
     project_id: str
+    project_name: str
     environment: str
     default: bool
     rasa_url: str
@@ -179,7 +191,7 @@ class RasaInstance:
 
     @property
     def suffix(self) -> str:
-        return "" if self.default else f"-{self.project_id}-{self.environment}"
+        return "" if self.default else f"-{self.project_name}-{self.environment}"
 
     @property
     def name(self) -> str:
@@ -198,10 +210,19 @@ class RasaInstance:
         return "rasa-auth-token" + self.suffix
 
 
-def actions_service_name(project: Project, first: bool) -> str | None:
+def actions_service_name(project: Project) -> str | None:
     if project.actions_image is None:
         return None
-    return "actions" if first else f"actions-{project.id}"
+    return "actions" if project.default else f"actions-{project.name}"
+
+
+def instance_url(project: Project, environment: str, root_url: str, rasa_url: str) -> str | None:
+    """The public URL of one Rasa: given, the stack's rasaUrl for the default one, or derived."""
+    if environment in project.rasa_urls:
+        return project.rasa_urls[environment]
+    if project.default and environment == project.default_environment:
+        return rasa_url
+    return derive_rasa_url(root_url, project.name, environment)
 
 
 @dataclass(frozen=True)
@@ -250,34 +271,26 @@ class Settings:
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
-        instances: list[RasaInstance] = []
-        for index, project in enumerate(self.projects):
-            for environment in project.environments:
-                default = not instances
-                url = project.rasa_urls.get(environment) or (
-                    self.rasa_url if default else derive_rasa_url(self.root_url, project.id, environment)
-                )
-                instances.append(
-                    RasaInstance(
-                        project_id=project.id,
-                        environment=environment,
-                        default=default,
-                        rasa_url=url or self.rasa_url,
-                        resources=project.rasa_resources,
-                        actions_service=actions_service_name(project, index == 0),
-                    )
-                )
-        return tuple(instances)
+        """Every Rasa, the default one first; names follow (project, environment), not order."""
+        instances = [
+            RasaInstance(
+                project_id=project.id,
+                project_name=project.name,
+                environment=environment,
+                default=project.default and environment == project.default_environment,
+                rasa_url=instance_url(project, environment, self.root_url, self.rasa_url) or self.rasa_url,
+                resources=project.rasa_resources,
+                actions_service=actions_service_name(project),
+            )
+            for project in self.projects
+            for environment in project.environments
+        ]
+        return tuple(sorted(instances, key=lambda i: (not i.default, i.project_name, i.environment)))
 
     @property
     def actions(self) -> tuple[tuple[str, Project], ...]:
         """(service name, project) of every action server."""
-        found = []
-        for index, project in enumerate(self.projects):
-            name = actions_service_name(project, index == 0)
-            if name:
-                found.append((name, project))
-        return tuple(found)
+        return tuple(sorted((name, p) for p in self.projects if (name := actions_service_name(p))))
 
     @property
     def botfront_api(self) -> bool:
@@ -334,6 +347,13 @@ def parse_settings(
         "with a letter or digit",
         max_len=63,
     )
+    if namespace in RESERVED_NAMESPACES:
+        p.add(
+            "namespace",
+            namespace,
+            "a namespace of the stack's own: the stack creates, labels and (unprotected) deletes it; "
+            "not one of " + ", ".join(RESERVED_NAMESPACES),
+        )
     project_id = p.string(
         "projectId",
         raw.get("projectId"),
@@ -366,6 +386,12 @@ def parse_settings(
             )
         elif urlsplit(rasa_url).path not in ("", "/"):
             p.add("rasaUrl", raw.get("rasaUrl"), "must not have a path: socket.io is served at /socket.io/")
+        elif urlsplit(root_url).scheme == "https" and urlsplit(rasa_url).scheme == "http":
+            p.add(
+                "rasaUrl",
+                raw.get("rasaUrl"),
+                "must be https like rootUrl: browsers block the UI's webchat otherwise",
+            )
 
     database = _database(p, raw.get("database"))
     images = _images(p, raw.get("images"), release)
@@ -388,12 +414,13 @@ def parse_settings(
         )
     render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
 
-    if models.shared_by_node and replicas["botfront"] > 1:
+    if release.botfront_writes_models and models.shared_by_node and replicas["botfront"] > 1:
         p.add(
             "replicas.botfront",
             replicas["botfront"],
-            "more than one botfront replica needs models.accessMode ReadWriteMany (and a "
-            "storageClass that provides it): a ReadWriteOnce volume attaches to one node",
+            f"more than one botfront replica of release {release.version} (which writes the models "
+            "volume) needs models.accessMode ReadWriteMany (and a storageClass that provides it): "
+            "a ReadWriteOnce volume attaches to one node",
         )
     if "botfrontApi" in (raw.get("images") or {}) and not release.botfront_api:
         p.add(
@@ -427,7 +454,7 @@ def parse_settings(
         stack=stack,
         release=release,
         namespace=namespace,
-        project_id=projects[0].id,
+        project_id=project_id,
         root_url=root_url,
         rasa_url=rasa_url,
         rasa_url_derived=rasa_url_derived,
@@ -456,6 +483,8 @@ def parse_settings(
 def _database(p: Problems, value: Any) -> Database:
     raw = p.mapping("database", value, ("mode", "name", "oplog", "size", "storageClass"))
     mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas"))
+    if isinstance(raw.get("name"), str) and raw["name"].lower() in RESERVED_DATABASES:
+        p.add("database.name", raw["name"], "a MongoDB system database; use a name of its own, e.g. bf")
     if mode == "atlas":
         for key in ("size", "storageClass"):
             if key in raw:
@@ -581,44 +610,49 @@ def _projects(
     rasa_resources: Resources,
 ) -> tuple[Project, ...]:
     """`botfront:projects`, or the single `projectId` in development when it is absent."""
+    single = (Project(project_id, ("development",), rasa_resources, actions_image, name=project_id),)
     value = raw.get("projects")
     if value is None or value == []:  # Pulumi.yaml's default is the empty list
-        return (Project(project_id, ("development",), rasa_resources, actions_image),)
-    if not isinstance(value, list) or not value:
+        return single
+    if not isinstance(value, list):
         p.add(
-            "projects", value, "expected a non-empty list of {id, environments, rasaUrl, resources, actions}"
+            "projects",
+            value,
+            "expected a non-empty list of {id, name, environments, rasaUrl, resources, actions}",
         )
-        return (Project(project_id, ("development",), rasa_resources, actions_image),)
-    # projectId has a default, so only a value other than the default can conflict.
-    first_id = value[0].get("id") if isinstance(value[0], Mapping) else None
-    if raw.get("projectId", "bf") not in ("bf", first_id):
-        p.add(
-            "projectId",
-            raw["projectId"],
-            f"with botfront:projects, projectId must be the first project's id "
-            f"({value[0].get('id')!r}) or unset",
-        )
+        return single
     projects: list[Project] = []
-    seen: set[str] = set()
-    allowed_keys = ("id", "environments", "rasaUrl", "resources", "actions")
+    ids: set[str] = set()
+    names: set[str] = set()
+    allowed_keys = ("id", "name", "environments", "rasaUrl", "resources", "actions")
     for index, item in enumerate(value):
         path = f"projects[{index}]"
         entry = p.mapping(path, item, allowed_keys)
         if not isinstance(item, Mapping):
             continue
         pid = entry.get("id")
-        if not isinstance(pid, str) or not _PROJECT_NAME_PART.match(pid) or len(pid) > 40:
-            p.add(
-                f"{path}.id",
-                pid,
-                "expected a project id usable in Kubernetes names: 1-40 lower-case letters, digits "
-                "or '-', starting and ending with a letter or digit (it names rasa-<id>-<environment>)",
-            )
+        if not isinstance(pid, str) or not _PROJECT_ID.match(pid):
+            p.add(f"{path}.id", pid, "expected a Botfront project id: 1-64 letters, digits, '_' or '-'")
             continue
-        if pid in seen:
+        if pid in ids:
             p.add(f"{path}.id", pid, "duplicate project id: each project is listed once")
             continue
-        seen.add(pid)
+        ids.add(pid)
+        name = entry.get("name", pid)
+        if not isinstance(name, str) or not _PROJECT_NAME_PART.match(name) or len(name) > 40:
+            key = f"{path}.name" if "name" in entry else f"{path}.id"
+            p.add(
+                key,
+                name,
+                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 "
+                "lower-case letters, digits or '-', starting and ending with a letter or digit"
+                + ("" if "name" in entry else f"; set {path}.name to such a name for this id"),
+            )
+            continue
+        if name in names:
+            p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
+            continue
+        names.add(name)
         environments = entry.get("environments", ["development"])
         if not isinstance(environments, list) or not environments:
             p.add(
@@ -643,46 +677,66 @@ def _projects(
         rasa_urls = {}
         for env, url in urls.items():
             checked = check_url(p, f"{path}.rasaUrl.{env}", url, required=False)
-            if checked:
+            if checked and urlsplit(checked).path not in ("", "/"):
+                p.add(
+                    f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at /socket.io/"
+                )
+            elif checked:
                 rasa_urls[env] = checked
-        resources = _service_resources(
-            p, f"{path}.resources", entry.get("resources"), DEFAULT_RESOURCES["rasa"]
-        )
-        if "resources" not in entry:
-            resources = rasa_resources
+        resources = rasa_resources
+        if "resources" in entry:
+            resources = _service_resources(
+                p, f"{path}.resources", entry["resources"], DEFAULT_RESOURCES["rasa"]
+            )
+        default = pid == project_id
         image = _actions(p, entry.get("actions"), f"{path}.actions")
-        if image is None and index == 0 and "actions" not in entry:
-            image = actions_image  # the top-level `actions` belongs to the first project
-        projects.append(Project(pid, tuple(valid_envs or ["development"]), resources, image, rasa_urls))
-    return tuple(projects) or (Project(project_id, ("development",), rasa_resources, actions_image),)
+        if image is None and default and "actions" not in entry:
+            image = actions_image  # the top-level `actions` belongs to the default project
+        projects.append(
+            Project(pid, tuple(valid_envs or ["development"]), resources, image, rasa_urls, name, default)
+        )
+    if not projects:
+        p.add(
+            "projects",
+            value,
+            "expected a non-empty list of {id, name, environments, rasaUrl, resources, actions}",
+        )
+        return single
+    if not any(project.default for project in projects):
+        p.add(
+            "projectId",
+            project_id,
+            "must be the id of one of botfront:projects (its Rasa keeps the plain names that Botfront "
+            "seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
+        )
+    return tuple(projects)
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
     """Every Rasa needs its own public host: webchat sockets connect to the host's root."""
     hosts: dict[str, str] = {urlsplit(root_url).netloc: "rootUrl"}
-    first = True
+    root_scheme = urlsplit(root_url).scheme
     for index, project in enumerate(projects):
         for env in project.environments:
-            url = project.rasa_urls.get(env) or (
-                rasa_url if first else derive_rasa_url(root_url, project.id, env)
-            )
-            first = False
+            url = instance_url(project, env, root_url, rasa_url)
+            key = f"projects[{index}].rasaUrl.{env}"
+            if url == rasa_url and env not in project.rasa_urls:
+                hosts[urlsplit(url).netloc] = "rasaUrl"  # checked with rasaUrl itself
+                continue
             if url is None:
-                p.add(
-                    f"projects[{index}].rasaUrl.{env}",
-                    None,
-                    "required: rootUrl is an IP address, so no Rasa URL can be derived",
-                )
+                p.add(key, None, "required: rootUrl is an IP address, so no Rasa URL can be derived")
                 continue
             host = urlsplit(url).netloc
             if host in hosts:
                 p.add(
-                    f"projects[{index}].rasaUrl.{env}",
+                    key,
                     url,
                     f"the public host is already used by {hosts[host]}: each Rasa instance needs its own",
                 )
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
+            if root_scheme == "https" and urlsplit(url).scheme == "http":
+                p.add(key, url, "must be https like rootUrl: browsers block the UI's webchat otherwise")
 
 
 def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:

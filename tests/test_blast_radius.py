@@ -47,3 +47,16 @@ def test_ephemeral_footprint_is_at_most_half_of_prod_and_has_no_atlas() -> None:
 def test_default_requests_meet_the_installation_document() -> None:
     dev = footprint(run_program("dev"))
     assert dev["cpu"] >= dev["document_cpu"] and dev["memory_gib"] >= dev["document_memory_gib"]
+
+
+def test_each_additional_rasa_instance_adds_the_same_resources() -> None:
+    from ops.bench import scaling
+
+    points = scaling(runs=1)["points"]
+    per_pair = {
+        (b["resources"] - a["resources"]) / (b["pairs"] - a["pairs"])
+        for a, b in zip(points, points[1:], strict=False)
+    }
+    # Deployment, Service, PVC, config Secret, Ingress, two NetworkPolicies, the Workload
+    # component and the auth token: the same for every pair.
+    assert per_pair == {9}

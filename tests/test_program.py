@@ -104,17 +104,32 @@ def test_services_have_botfront_default_names_and_ports(stack_plan: Plan) -> Non
     assert ("duckling" in services) == (json.loads(config.get("duckling", "true")) is True)
 
 
-def test_models_volume_is_shared_at_app_models(stack_plan: Plan) -> None:
-    models = json.loads(stack_config(stack_plan.stack)["models"])
+def test_models_volume_is_mounted_where_models_are_written(stack_plan: Plan) -> None:
+    config = stack_config(stack_plan.stack)
+    models = json.loads(config["models"])
+    release = CATALOG[config.get("release", "1.0.5")]
     claim = stack_plan.get("kubernetes:core/v1:PersistentVolumeClaim", "models").inputs
     assert claim["spec"]["accessModes"] == [models.get("accessMode", "ReadWriteOnce")]
-    for name in ("botfront", "rasa"):
-        mounts = container(stack_plan, name)["volumeMounts"]
-        assert {"name": "models", "mountPath": "/app/models"} in mounts
+    assert {"name": "models", "mountPath": "/app/models"} in container(stack_plan, "rasa")["volumeMounts"]
+    botfront_mounts = container(stack_plan, "botfront").get("volumeMounts", [])
+    # Botfront <= 1.0.3 writes the trained model to the volume; later Rasa stores its own.
+    assert (
+        {"name": "models", "mountPath": "/app/models"} in botfront_mounts
+    ) == release.botfront_writes_models
     rasa = deployment(stack_plan, "rasa")["spec"]
     read_write_once = models.get("accessMode", "ReadWriteOnce") == "ReadWriteOnce"
     assert (rasa["strategy"]["type"] == "Recreate") == read_write_once
-    assert ("affinity" in rasa["template"]["spec"]) == read_write_once
+    shares_node = read_write_once and release.botfront_writes_models
+    assert ("affinity" in rasa["template"]["spec"]) == shares_node
+
+
+def test_releases_that_write_models_share_the_volume_and_node() -> None:
+    plan = plan_for("dev", release="1.0.3")
+    for name in ("botfront", "rasa"):
+        assert {"name": "models", "mountPath": "/app/models"} in container(plan, name)["volumeMounts"]
+        affinity = deployment(plan, name)["spec"]["template"]["spec"]["affinity"]["podAffinity"]
+        (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["labelSelector"]["matchLabels"] == {"botfront.dev/shares-volume": "models"}
 
 
 def test_data_is_protected_exactly_when_the_stack_says_so(stack_plan: Plan) -> None:
@@ -193,7 +208,7 @@ def test_rasa_env_and_config_files() -> None:
         "/app/models",
     )
     c = container(plan, "rasa")
-    assert c["image"] == CATALOG["1.0.5"].rasa and "command" not in c and "args" not in c
+    assert c["image"] == CATALOG["1.0.5"].rasa and c["command"][:2] == ["python", "-c"] and "args" not in c
     mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
     assert mounts["/app/endpoints.yml"]["subPath"] == "endpoints.yml"
     assert mounts["/app/credentials.yml"]["subPath"] == "credentials.yml"
@@ -218,7 +233,6 @@ def test_release_0_27_5_adds_botfront_api_and_keeps_the_token_off_the_command_li
     assert service["spec"]["ports"][0]["port"] == 8080
     rasa = container(plan, "rasa")
     assert rasa["image"] == "botfront/rasa-for-botfront:v1.10.16-bf.1"
-    assert "os.environ['AUTH_TOKEN']" in rasa["command"][-1]
     assert env_of(plan, "botfront")["MODELS_LOCAL_PATH"] == "/app/models/"
     errors = [e for r in kubernetes_objects(plan) for e in schema_errors(r.inputs)]
     assert errors == []
@@ -271,6 +285,51 @@ def test_config_checksums_roll_only_the_pods_that_read_the_change() -> None:
         != annotations(after, "rasa")["checksum/rasa-config"]
     )
     assert annotations(before, "botfront") == annotations(after, "botfront")
+
+
+@pytest.mark.parametrize("release", sorted(CATALOG))
+def test_rasa_token_is_in_no_pod_spec_and_no_command_line(release: str) -> None:
+    plan = plan_for("dev", release=release)
+    rasa = container(plan, "rasa")
+    # The images' own CMD would expand `--auth-token $AUTH_TOKEN` into argv: replaced by a
+    # launcher that hands the token to Rasa's parser inside Python.
+    command = rasa["command"]
+    assert command[:2] == ["python", "-c"] and "args" not in rasa
+    assert "$AUTH_TOKEN" not in " ".join(command) and "os.environ['AUTH_TOKEN']" in command[2]
+    assert "--debug" not in command[2]
+    assert env_of(plan, "rasa")["AUTH_TOKEN"] == ("secret", "botfront-secrets", "rasa-auth-token")
+
+
+def test_rasa_launcher_builds_the_run_command_from_the_environment() -> None:
+    import subprocess
+    import sys
+
+    launcher = container(plan_for("dev"), "rasa")["command"][2]
+    # Run it against a stand-in `rasa` package that prints the argv it is handed.
+    stub = "import sys, json\ndef main():\n    print(json.dumps(sys.argv))\n"
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rasa").mkdir()
+        (Path(tmp) / "rasa" / "__init__.py").write_text("")
+        (Path(tmp) / "rasa" / "__main__.py").write_text(stub)
+        result = subprocess.run(
+            [sys.executable, "-c", launcher],
+            env={"PYTHONPATH": tmp, "AUTH_TOKEN": "t0k3n", "MODEL_PATH": "/app/models"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert json.loads(result.stdout) == [
+        "rasa",
+        "run",
+        "--enable-api",
+        "--auth-token",
+        "t0k3n",
+        "--model",
+        "/app/models",
+    ]
 
 
 @pytest.mark.parametrize("release", sorted(CATALOG))

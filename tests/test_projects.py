@@ -93,11 +93,14 @@ def test_each_pair_gets_its_own_rasa_volume_config_ingress_and_token() -> None:
     assert [e for r in kubernetes_objects(plan) for e in schema_errors(r.inputs)] == []
 
 
-def test_only_the_default_rasa_shares_a_node_with_botfront() -> None:
-    plan = plan_for("dev", projects=TWO_BY_TWO)
-    for name in INSTANCES:
+def test_no_rasa_is_tied_to_botfront_s_node_when_botfront_writes_no_models() -> None:
+    plan = plan_for("dev", projects=TWO_BY_TWO)  # 1.0.5: each Rasa stores its own models
+    for name in [*INSTANCES, "botfront"]:
         pod = plan.get("kubernetes:apps/v1:Deployment", name).inputs["spec"]["template"]["spec"]
-        assert ("affinity" in pod) == (name == "rasa")
+        assert "affinity" not in pod
+    for name in INSTANCES:
+        strategy = plan.get("kubernetes:apps/v1:Deployment", name).inputs["spec"]["strategy"]
+        assert strategy == {"type": "Recreate"}  # each on its own ReadWriteOnce volume
 
 
 def test_outputs_list_url_and_instance_host_per_pair() -> None:
@@ -181,3 +184,37 @@ def test_several_instances_need_a_release_where_rasa_stores_its_own_models() -> 
     with pytest.raises(ConfigError) as info:
         parse_settings({**BASE, "release": "1.0.3", "projects": TWO_BY_TWO}, "t")
     assert any("1.0.4 or later" in p for p in info.value.problems)
+
+
+def test_ui_created_project_ids_work_through_a_kubernetes_name() -> None:
+    projects = [
+        {"id": "bf"},
+        {"id": "Hx8CFdNpfY6HpEpj2", "name": "support", "environments": ["production"]},
+    ]
+    plan = plan_for("dev", projects=projects)
+    env = env_of(plan, "rasa-support-production")
+    assert (env["BF_PROJECT_ID"], env["BOTFRONT_ENV"]) == ("Hx8CFdNpfY6HpEpj2", "production")
+
+
+def test_names_follow_project_and_environment_not_list_order() -> None:
+    reordered = [
+        {**TWO_BY_TWO[1], "environments": ["production", "development"]},
+        {**TWO_BY_TWO[0], "environments": ["production", "development"]},
+    ]
+    first = plan_for("dev", projects=TWO_BY_TWO).as_json()["resources"]
+    second = plan_for("dev", projects=reordered).as_json()["resources"]
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_project_id_chooses_the_default_instance() -> None:
+    plan = plan_for("dev", projectId="support", projects=[{"id": "bf"}, {"id": "support"}])
+    assert env_of(plan, "rasa")["BF_PROJECT_ID"] == "support"
+    assert env_of(plan, "rasa-bf-development")["BF_PROJECT_ID"] == "bf"
+    assert env_of(plan, "botfront")["BF_PROJECT_ID"] == "support"
+
+
+def test_project_id_must_name_one_of_the_projects() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings({**BASE, "projects": [{"id": "a"}, {"id": "b"}]}, "t")
+    (problem,) = [p for p in info.value.problems if p.startswith("botfront:projectId: ")]
+    assert "'bf'" in problem and "ids: a, b" in problem

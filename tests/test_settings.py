@@ -105,7 +105,15 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, Any, str]] = [
     (with_base(resources={"postgres": {}}), "resources.postgres", {}, "unknown key"),
     (with_base(replicas={"rasa": 2}), "replicas.rasa", 2, "exactly one replica"),
     (with_base(replicas={"botfront": 0}), "replicas.botfront", 0, "1 to 20"),
-    (with_base(replicas={"botfront": 3}), "replicas.botfront", 3, "ReadWriteMany"),
+    (with_base(release="1.0.3", replicas={"botfront": 3}), "replicas.botfront", 3, "ReadWriteMany"),
+    (with_base(database={"name": "admin"}), "database.name", "admin", "system database"),
+    (with_base(namespace="kube-system"), "namespace", "kube-system", "of the stack's own"),
+    (
+        with_base(rasaUrl="http://chat.example.com"),
+        "rasaUrl",
+        "http://chat.example.com",
+        "https like rootUrl",
+    ),
     (with_base(rootURL="https://x.example.com"), "rootURL", "https://x.example.com", "unknown key"),
 ]
 
