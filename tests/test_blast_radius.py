@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ops.bench import CANONICAL_CHANGES, blast_radius, footprint
@@ -54,8 +56,7 @@ def test_each_additional_rasa_instance_adds_the_same_resources() -> None:
 
     points = scaling(runs=1)["points"]
     per_pair = {
-        (b["resources"] - a["resources"]) / (b["pairs"] - a["pairs"])
-        for a, b in zip(points, points[1:], strict=False)
+        (b["resources"] - a["resources"]) / (b["pairs"] - a["pairs"]) for a, b in itertools.pairwise(points)
     }
     # Deployment, Service, PVC, config Secret, Ingress, two NetworkPolicies, the Workload
     # component and the auth token: the same for every pair.
