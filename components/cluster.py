@@ -32,7 +32,8 @@ class KubernetesTarget(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-provider",
             context=kube.get("context"),
-            kubeconfig=kube.get("kubeconfig"),
+            # A kubeconfig holds credentials: keep it secret in the state even if set in plain text.
+            kubeconfig=kube.get_secret("kubeconfig"),
             render_yaml_to_directory=args.render_to,
             # Update Secrets in place; the pods that read them roll through checksum annotations
             # instead of the Secret being deleted and re-created under running pods.

@@ -17,7 +17,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
-from components.database import MongoDatabase, data_volume
+from components.database import MongoDatabase, data_volume, keep_data
 from components.settings import Resources
 from components.workload import (
     RUN_AS_USER,
@@ -47,6 +47,8 @@ SECRETS_DIR = "/run/secrets/mongo"  # the credentials Secret, mounted read-only
 TOOLS_CONFIG_KEY = "tools-config.yaml"
 
 # Run by the image's entrypoint once, on an empty data directory, against a temporary server.
+# The shell exits 0 on a failed statement read from stdin: a failure quits 1 so that the
+# entrypoint (set -e) stops instead of starting a database without its application user.
 # Passwords go from the mounted Secret files into the shell's stdin: never into an environment
 # variable of the pod spec or any process's argv.
 CREATE_APP_USER = f"""\
@@ -57,7 +59,9 @@ if [ "$MONGO_APP_OPLOG" = "true" ]; then
 fi
 mongo --quiet admin <<EOF
 db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
-db.createUser({{user: "$MONGO_APP_USERNAME", pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}});
+try {{
+  db.createUser({{user: "$MONGO_APP_USERNAME", pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}});
+}} catch (e) {{ print(e); quit(1); }}
 EOF
 """
 
@@ -118,11 +122,14 @@ class InClusterMongo(MongoDatabase):
         super().__init__("botfront:mongo:InClusterMongo", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        root_password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=child)
-        app_password = random.RandomPassword(f"{name}-app-password", length=32, special=False, opts=child)
+        # The users exist only in the data: the credentials must outlive anything the data does
+        # (a retained volume with regenerated passwords would lock Botfront out).
+        keep = pulumi.ResourceOptions.merge(child, keep_data(args.protect))
+        root_password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=keep)
+        app_password = random.RandomPassword(f"{name}-app-password", length=32, special=False, opts=keep)
         # Internal authentication between members requires a key file, even for a set of one.
         replica_set_key = random.RandomPassword(
-            f"{name}-replica-set-key", length=756, special=False, opts=child
+            f"{name}-replica-set-key", length=756, special=False, opts=keep
         )
 
         labels = {"app.kubernetes.io/part-of": "botfront", **args.labels}
@@ -136,7 +143,7 @@ class InClusterMongo(MongoDatabase):
                 "keyfile": replica_set_key.result,
                 TOOLS_CONFIG_KEY: pulumi.Output.concat("password: ", app_password.result, "\n"),
             },
-            opts=child,
+            opts=keep,
         )
         self.init_scripts = core.ConfigMap(
             INIT_SCRIPTS,

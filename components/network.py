@@ -18,6 +18,12 @@ from components.settings import Settings
 from components.workload import NAME_LABEL
 
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+# OpenShift labels the namespaces its routers' traffic comes from (host-network routers included).
+OPENSHIFT_INGRESS_GROUP = "policy-group.network.openshift.io/ingress"
+# kube-dns/CoreDNS listen on 53; OpenShift's DNS pods on 5353 (policies see the port after NAT).
+# No destination is named: CoreDNS, NodeLocal DNSCache (a link-local address on the node) and
+# OpenShift DNS live in different places.
+DNS_PORTS = (53, 5353)
 ANYWHERE = "0.0.0.0/0"
 SMTP_PORTS = (25, 465, 587)
 
@@ -48,7 +54,11 @@ class Paths:
 
 
 def allowed_paths(settings: Settings) -> Paths:
-    internal: list[Path] = []
+    internal: list[Path] = [
+        # The action server reaches Botfront's GraphQL API (BF_URL).
+        Path(name, "botfront", 3000)
+        for name, _ in settings.actions
+    ]
     public = [Path("ingress-controller", "botfront", 3000)]
     for instance in settings.rasa_instances:
         rasa = instance.name
@@ -71,7 +81,7 @@ def allowed_paths(settings: Settings) -> Paths:
     if settings.mail_url is not None:
         external.append(Egress("botfront", SMTP_PORTS))
     # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
-    external.append(Egress("botfront", (443,)))
+    external.append(Egress("botfront", (80, 443)))
     for name, _ in settings.actions:
         # Custom actions usually call outside APIs.
         external.append(Egress(name, (80, 443)))
@@ -92,7 +102,7 @@ class NetworkPolicies(pulumi.ComponentResource):
         super().__init__("botfront:network:NetworkPolicies", name, None, opts)
         settings = args.settings
         paths = allowed_paths(settings)
-        controller_namespace = settings.network_policy.ingress_namespace
+        controller = _ingress_controller_peer(settings.network_policy.ingress_namespace)
         child = pulumi.ResourceOptions(parent=self)
 
         def policy(policy_name: str, spec: networking.NetworkPolicySpecArgs) -> networking.NetworkPolicy:
@@ -119,9 +129,9 @@ class NetworkPolicies(pulumi.ComponentResource):
                     policy_types=["Egress"],
                     egress=[
                         networking.NetworkPolicyEgressRuleArgs(
-                            to=[_namespace_peer("kube-system")],
                             ports=[
-                                networking.NetworkPolicyPortArgs(protocol=protocol, port=53)
+                                networking.NetworkPolicyPortArgs(protocol=protocol, port=port)
+                                for port in DNS_PORTS
                                 for protocol in ("UDP", "TCP")
                             ],
                         )
@@ -138,10 +148,7 @@ class NetworkPolicies(pulumi.ComponentResource):
             for port in sorted({p.port for p in incoming}):
                 sources = sorted({p.source for p in incoming if p.port == port})
                 peers = [
-                    _namespace_peer(controller_namespace)
-                    if source == "ingress-controller"
-                    else _pod_peer(source)
-                    for source in sources
+                    controller if source == "ingress-controller" else _pod_peer(source) for source in sources
                 ]
                 rules.append(
                     networking.NetworkPolicyIngressRuleArgs(
@@ -190,6 +197,14 @@ def _selector(name: str) -> meta.LabelSelectorArgs:
 
 def _pod_peer(name: str) -> networking.NetworkPolicyPeerArgs:
     return networking.NetworkPolicyPeerArgs(pod_selector=_selector(name))
+
+
+def _ingress_controller_peer(namespace: str | None) -> networking.NetworkPolicyPeerArgs:
+    if namespace is None:
+        return networking.NetworkPolicyPeerArgs(
+            namespace_selector=meta.LabelSelectorArgs(match_labels={OPENSHIFT_INGRESS_GROUP: ""})
+        )
+    return _namespace_peer(namespace)
 
 
 def _namespace_peer(namespace: str) -> networking.NetworkPolicyPeerArgs:

@@ -236,8 +236,9 @@ class SecurityOverride:
 @dataclass(frozen=True)
 class NetworkPolicy:
     enabled: bool = True
-    # Where the ingress controller (or OpenShift router) runs: its pods may reach the UI and Rasa.
-    ingress_namespace: str = "ingress-nginx"
+    # Where the ingress controller runs: its pods may reach the UI and Rasa. None on OpenShift
+    # means the router's policy group (routers on the host network come from node addresses).
+    ingress_namespace: str | None = "ingress-nginx"
 
 
 @dataclass(frozen=True)
@@ -575,6 +576,13 @@ def _ingress(p: Problems, value: Any) -> Ingress:
     raw = p.mapping(
         "ingress", value, ("enabled", "className", "tlsSecretName", "clusterIssuer", "annotations")
     )
+    if raw.get("tlsSecretName") and raw.get("clusterIssuer"):
+        p.add(
+            "ingress.tlsSecretName",
+            raw["tlsSecretName"],
+            "leave it out with clusterIssuer: cert-manager then issues one certificate per host "
+            "(botfront-tls, rasa-tls); one shared secret would be owned by whichever Ingress came first",
+        )
     annotations = p.mapping("ingress.annotations", raw.get("annotations"))
     for key, text in annotations.items():
         if not isinstance(text, str):
@@ -765,17 +773,17 @@ def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:
 
 def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
     raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace"))
-    default_namespace = "openshift-ingress" if platform == "openshift" else "ingress-nginx"
+    namespace = p.string(
+        "networkPolicy.ingressNamespace",
+        raw.get("ingressNamespace"),
+        "",
+        DNS_LABEL,
+        "the namespace of the ingress controller (a DNS-1123 label)",
+        max_len=63,
+    )
     return NetworkPolicy(
         enabled=p.boolean("networkPolicy.enabled", raw.get("enabled"), True),
-        ingress_namespace=p.string(
-            "networkPolicy.ingressNamespace",
-            raw.get("ingressNamespace"),
-            default_namespace,
-            DNS_LABEL,
-            "the namespace of the ingress controller (a DNS-1123 label)",
-            max_len=63,
-        ),
+        ingress_namespace=namespace or (None if platform == "openshift" else "ingress-nginx"),
     )
 
 

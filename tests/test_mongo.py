@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pulumi
+import pytest
 
 from components.mongo import InClusterMongo, InClusterMongoArgs, connection_url
 from components.settings import Resources
@@ -119,10 +120,86 @@ def test_init_script_grants_read_on_local_only_with_the_oplog() -> None:
     )
 
 
-def test_data_volume_is_protected_only_when_asked() -> None:
+KEPT_WITH_THE_DATA = [
+    ("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data"),
+    ("kubernetes:core/v1:Secret", "mongo-credentials"),
+    ("random:index/randomPassword:RandomPassword", "database-root-password"),
+    ("random:index/randomPassword:RandomPassword", "database-app-password"),
+    ("random:index/randomPassword:RandomPassword", "database-replica-set-key"),
+]
+
+
+def test_data_and_the_credentials_in_it_are_protected_only_when_asked() -> None:
     protected, _ = build(protect=True)
-    volume = protected.get("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data")
-    assert (volume.protect, volume.retain_on_delete) == (True, True)
     ephemeral, _ = build(protect=False)
-    volume = ephemeral.get("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data")
-    assert (volume.protect, volume.retain_on_delete) == (False, False)
+    for type_, name in KEPT_WITH_THE_DATA:
+        kept = protected.get(type_, name)
+        assert (kept.protect, kept.retain_on_delete) == (True, True), name
+        gone = ephemeral.get(type_, name)
+        assert (gone.protect, gone.retain_on_delete) == (False, False), name
+
+
+# ---- the bootstrap scripts, run for real against a stub `mongo` shell -----------------------------
+
+STUB_MONGO = """#!/bin/bash
+printf '%s\\n' "$@" > "$STUB_LOG/args"
+cat > "$STUB_LOG/stdin"
+echo "${STUB_ANSWER:-}"
+"""
+
+
+def run_bootstrap(tmp_path: Any, script: str, **env: str) -> tuple[str, str]:
+    import os
+    import stat
+    import subprocess
+
+    from components.mongo import SECRETS_DIR
+
+    secrets, bin_dir, log = tmp_path / "secrets", tmp_path / "bin", tmp_path / "log"
+    for directory in (secrets, bin_dir, log):
+        directory.mkdir()
+    (secrets / "root-password").write_text("R00tPw")
+    (secrets / "app-password").write_text("AppPw42")
+    stub = bin_dir / "mongo"
+    stub.write_text(STUB_MONGO)
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    # The scripts read the mounted Secret; point them at the test's copy of it.
+    local = script.replace(SECRETS_DIR, str(secrets))
+    assert subprocess.run(["bash", "-n", "-c", local]).returncode == 0
+    result = subprocess.run(
+        ["bash", "-c", local],
+        env={
+            "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "STUB_LOG": str(log),
+            "MONGO_INITDB_ROOT_USERNAME": "root",
+            "MONGO_APP_USERNAME": "botfront",
+            "MONGO_APP_DATABASE": "bf",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return (log / "args").read_text(), (log / "stdin").read_text()
+
+
+@pytest.mark.parametrize("oplog", ["true", "false"])
+def test_create_app_user_script_grants_the_roles_with_passwords_on_stdin(tmp_path: Any, oplog: str) -> None:
+    from components.mongo import CREATE_APP_USER
+
+    args, stdin = run_bootstrap(tmp_path, CREATE_APP_USER, MONGO_APP_OPLOG=oplog)
+    assert "R00tPw" not in args and "AppPw42" not in args  # never on a command line
+    assert 'db.auth("root", "R00tPw");' in stdin
+    roles = '{role: "readWrite", db: "bf"}' + (', {role: "read", db: "local"}' if oplog == "true" else "")
+    assert f'db.createUser({{user: "botfront", pwd: "AppPw42", roles: [{roles}]}});' in stdin
+    assert "quit(1)" in stdin  # a failed createUser fails the entrypoint
+
+
+def test_initiate_script_initiates_the_set_with_its_service_host(tmp_path: Any) -> None:
+    from components.mongo import INITIATE_REPLICA_SET
+
+    args, stdin = run_bootstrap(tmp_path, INITIATE_REPLICA_SET, STUB_ANSWER="initiated")
+    assert "R00tPw" not in args
+    assert 'db.auth("root", "R00tPw");' in stdin
+    assert 'rs.initiate({_id: "rs0", members: [{_id: 0, host: "mongo:27017"}]})' in stdin

@@ -24,13 +24,19 @@ def ingress_sources(spec: dict[str, Any]) -> set[tuple[str, int]]:
     return found
 
 
-def test_namespace_is_default_deny_with_dns_allowed() -> None:
+def test_namespace_is_default_deny_with_dns_allowed_wherever_the_resolver_runs() -> None:
     specs = policies(plan_for("dev"))
     assert specs["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     (rule,) = specs["allow-dns"]["egress"]
-    kube_system = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
-    assert rule["to"] == [kube_system]
-    assert {(p["protocol"], p["port"]) for p in rule["ports"]} == {("UDP", 53), ("TCP", 53)}
+    # No destination: CoreDNS in kube-system, NodeLocal DNSCache on a link-local node address and
+    # OpenShift's DNS (port 5353 after NAT) must all answer.
+    assert "to" not in rule
+    assert {(p["protocol"], p["port"]) for p in rule["ports"]} == {
+        ("UDP", 53),
+        ("TCP", 53),
+        ("UDP", 5353),
+        ("TCP", 5353),
+    }
 
 
 def test_only_the_real_callers_reach_each_service() -> None:
@@ -56,12 +62,14 @@ def test_every_selected_pod_exists_and_every_pod_is_selected() -> None:
         if name not in ("default-deny", "allow-dns") and not selected.startswith("mongo-"):
             assert selected in pods, name
     assert ingress_sources(specs["allow-to-actions"]) == {("rasa", 5055)}
+    # The action server calls Botfront's GraphQL API (BF_URL).
+    assert ("actions", 3000) in ingress_sources(specs["allow-to-botfront"])
     for pod in pods:
         labels = deployment(plan, pod)["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == pod
 
 
-def test_atlas_clients_get_egress_to_the_mongodb_port_only() -> None:
+def test_legacy_botfront_api_reaches_the_in_cluster_database() -> None:
     settings = parse_settings(
         {"rootUrl": "https://bf.example.com", "database": {"mode": "incluster"}, "release": "0.27.5"}, "t"
     )
@@ -69,6 +77,19 @@ def test_atlas_clients_get_egress_to_the_mongodb_port_only() -> None:
         ("botfront", "mongo"),
         ("botfront-api", "mongo"),
     }
+
+
+def test_atlas_clients_get_egress_to_the_mongodb_port_only() -> None:
+    specs = policies(plan_for("staging"))
+    assert "allow-to-mongo" not in specs
+    atlas_rules = [
+        rule
+        for rule in specs["allow-from-botfront"]["egress"]
+        if any(p["port"] == 27017 for p in rule["ports"])
+    ]
+    assert atlas_rules == [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 27017}]}
+    ]
 
 
 def test_network_policies_can_be_turned_off_and_pointed_at_another_controller() -> None:
@@ -90,7 +111,10 @@ def test_openshift_gets_routes_no_ingresses_and_no_fixed_ids() -> None:
         assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(context), d.name
     assert [e for r in kubernetes_objects(plan) for e in schema_errors(r.inputs)] == []
     specs = policies(plan)
-    assert ("openshift-ingress", 5005) in ingress_sources(specs["allow-to-rasa"])
+    # The router's policy group: host-network routers come from node addresses, not a namespace.
+    (rule,) = specs["allow-to-rasa"]["ingress"]
+    router = {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}}
+    assert router in rule["from"]
 
 
 def test_route_schema_rejects_a_malformed_route() -> None:

@@ -91,6 +91,12 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, Any, str]] = [
     (with_base(ingress={"annotations": {"a/b": 1}}), "ingress.annotations.a/b", 1, "strings"),
     (with_base(ingress={"tls": True}), "ingress.tls", True, "unknown key"),
     (
+        with_base(ingress={"tlsSecretName": "wild", "clusterIssuer": "le"}),
+        "ingress.tlsSecretName",
+        "wild",
+        "one certificate per host",
+    ),
+    (
         with_base(resources={"rasa": {"limits": {"memory": "lots"}}}),
         "resources.rasa.limits.memory",
         "lots",
