@@ -115,7 +115,9 @@ class AtlasDatabase(MongoDatabase):
                     cidr_block=entry.cidr,
                     comment=entry.comment or f"botfront {args.stack}"[:80],
                 ),
-                opts=child,
+                # Any change replaces an entry, and Atlas answers a create of an existing CIDR
+                # with the existing entry: create-then-delete would delete the only copy.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for entry in s.access_list
         ]

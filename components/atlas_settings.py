@@ -303,7 +303,7 @@ def _instance_size(p: Problems, value: Any) -> str:
         return DEFAULT_INSTANCE_SIZE
     allowed = (
         "expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
-        "(dedicated), R40 and up (low CPU), M40_NVME and similar, M30_GEN_2 and similar; or M0 "
+        "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 "
         "/ FLEX (shared: no oplog, no backup schedule)"
     )
     if not isinstance(value, str):
@@ -320,6 +320,14 @@ def _instance_size(p: Problems, value: Any) -> str:
         hint = f" (did you mean {value.upper()}?)" if tier_of(value.upper()) != "unknown" else ""
         p.add("atlas.instanceSize", value, allowed + hint)
         return DEFAULT_INSTANCE_SIZE
+    if value.endswith("_NVME"):
+        p.add(
+            "atlas.instanceSize", value,
+            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program does "
+            "not configure (Atlas would refuse the cluster): use a general tier, e.g. "
+            + value.removesuffix("_NVME"),
+        )  # fmt: skip
+        return value
     return value
 
 

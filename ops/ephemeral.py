@@ -519,7 +519,13 @@ class Workspace(Protocol):
     def remove(self, stack: str) -> None: ...
 
 
-_TAGS_UNSUPPORTED = re.compile(r"not supported|unsupported|does not support", re.IGNORECASE)
+# The CLI's own words for a backend without stack tags (DIY backends before v3.211.0), not any
+# error that happens to say "not supported".
+_TAGS_UNSUPPORTED = re.compile(
+    r"(stack )?tags? (are |is )?not supported|does not support (stack )?tags|"
+    r"unsupported[^\n]{0,40}tag|tag[^\n]{0,40}unsupported",
+    re.IGNORECASE,
+)
 
 
 class AutomationWorkspace:
@@ -700,6 +706,7 @@ def cmd_up(
             return EXIT_FAILED
     ws.create_or_select(name)
     # Mark first: from here on, whatever fails, the reaper knows when this stack may go.
+    ws.set_config(name, markers, path=False)
     try:
         ws.set_tags(name, {TAG_EPHEMERAL: "true", TAG_EXPIRES: format_time(expires)})
     except TagsUnsupported as error:
@@ -707,7 +714,12 @@ def cmd_up(
             f"stack tags are not supported here ({error}); the ephemeral marker is kept in config "
             f"{CONFIG_EPHEMERAL}/{CONFIG_EXPIRES} (upgrade the Pulumi CLI to v3.211.0+ for tags)"
         )
-    ws.set_config(name, markers, path=False)
+    except Exception:
+        # A stack this run created, left without its marker, would be refused by destroy and
+        # skipped by reap forever: take it away again (it has no resources yet).
+        if existing is None:
+            ws.remove(name)
+        raise
 
     # Config lives in the local stack file: drop what an earlier `up` left there and the template
     # no longer has (project keys only; secrets set by hand stay), and the objects rebuilt below.
@@ -874,9 +886,8 @@ def main(
         name = validate_name(args.name) if args.command in ("up", "destroy") else ""
         ttl = parse_ttl(args.ttl) if args.command == "up" else None
         overrides = parse_set(args.set) if args.command == "up" else {}
-        backend = check_backend(
-            env, needs_secrets=args.command == "up", secrets_provider=args.secrets_provider
-        )
+        # destroy and reap decrypt the stacks' config too: all need the passphrase on a DIY backend.
+        backend = check_backend(env, needs_secrets=True, secrets_provider=args.secrets_provider)
         project = load_project(args.work_dir.resolve())
         if args.command == "up":
             load_template(project.stack_file(TEMPLATE_STACK))  # fail before touching the backend
@@ -894,6 +905,11 @@ def main(
             "or in GitHub Actions pulumi/actions with no command) and retry",
             file=io.err,
         )
+        return EXIT_USAGE
+    except Exception as error:  # e.g. pulumi.automation's InvalidVersionError for an old CLI
+        if type(error).__name__ != "InvalidVersionError":
+            raise
+        print(f"error: this Pulumi CLI is too old for the Automation API: {error}", file=io.err)
         return EXIT_USAGE
     try:
         if args.command == "up":

@@ -442,8 +442,11 @@ def _validate_atlas_cluster(args: ResourceValidationArgs, report: ReportViolatio
     if stack_protected or resource_protected:
         why = f'stack "{stack_name()}" is protected' if stack_protected else "the resource is protected"
         required.append(("terminationProtectionEnabled", why))
-    if stack_protected:
-        required.append(("backupEnabled", f'stack "{stack_name()}" is protected'))
+    if stack_protected or resource_protected:
+        # The program protects exactly the data of stacks with botfront:protect, whatever their
+        # name (prod-eu...): a protected cluster always needs backups too.
+        why = f'stack "{stack_name()}" is protected' if stack_protected else "the resource is protected"
+        required.append(("backupEnabled", why))
     for field, why in required:
         try:
             value = child(args.props, field)
@@ -458,9 +461,9 @@ atlas_cluster_protected = ResourceValidationPolicy(
     name="atlas-cluster-protected",
     description=(
         "MongoDB Atlas clusters of protected stacks have terminationProtectionEnabled and "
-        "backupEnabled true (protected: named in protectedStacks, default staging and prod, or "
-        "tagged botfront:protected=true); a cluster with protect=true always has termination "
-        "protection."
+        "backupEnabled true (protected: registered with protect=true, as the program does for "
+        "stacks with botfront:protect, or named in protectedStacks, default staging and prod, or "
+        "tagged botfront:protected=true)."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_validate_atlas_cluster,

@@ -147,12 +147,18 @@ def test_oplog_allowed_when_the_image_reads_oplog_v2() -> None:
 
 @pytest.mark.parametrize(
     ("size", "family"),
-    [("M40_NVME", "_NVME"), ("M30_GEN_2", "_GEN_2"), ("R40", ""), ("M200", "")],
+    [("M30_GEN_2", "_GEN_2"), ("R40", ""), ("M200", "")],
 )
 def test_other_dedicated_tier_names(size: str, family: str) -> None:
     settings, problems = parse(instanceSize=size, autoScaling={"disk": False})
     assert problems == []
     assert settings is not None and settings.dedicated and settings.instance_size.endswith(family)
+
+
+def test_nvme_tiers_are_refused_with_the_general_tier_to_use() -> None:
+    _, problems = parse(instanceSize="M40_NVME", autoScaling={"disk": False})
+    (problem,) = [p for p in problems if p.startswith("botfront:atlas.instanceSize: ")]
+    assert "'M40_NVME'" in problem and "PROVISIONED" in problem and "M40" in problem
 
 
 def test_default_names_are_valid_atlas_names() -> None:

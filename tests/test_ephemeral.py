@@ -45,6 +45,7 @@ class FakeWorkspace:
         self.stacks: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.fail_destroy: dict[str, Exception] = {}
+        self.fail_tags: Exception | None = None
         self.outputs: dict[str, Any] = {"rootUrl": "https://pr.example.com"}
 
     def add(
@@ -97,6 +98,8 @@ class FakeWorkspace:
 
     def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
         self.calls.append(("set_tags", stack, dict(tags)))
+        if self.fail_tags is not None:
+            raise self.fail_tags
         if not self.tags_supported:
             raise TagsUnsupported("stack tags not supported in --local mode")
         self._get(stack)["tags"].update(tags)
@@ -289,8 +292,8 @@ def test_up_new_stack_gets_marker_namespace_and_template_config(project: Path) -
     assert code == 0, out + err
 
     verbs = [c[0] for c in ws.calls if c[0] != "list_stacks"]
-    # The marker is written right after the stack exists, before any config or update.
-    assert verbs[:2] == ["create_or_select", "set_tags"]
+    # The marker is written right after the stack exists (config, then tags), before the rest.
+    assert verbs[:3] == ["create_or_select", "set_config", "set_tags"]
     assert verbs[-1] == "up"
     assert ws.called("set_tags") == [
         ("set_tags", "pr-123", {"ephemeral": "true", "expires-at": "2025-03-03T12:00:00Z"})
@@ -713,3 +716,32 @@ def test_automation_adapter_maps_missing_tag_support(project: Path, fake_cli: Pa
         ws.set_tags("pr-old-cli", {"ephemeral": "true"})
     with pytest.raises(TagsUnsupported):
         ws.get_tags("pr-old-cli")
+
+
+def test_a_new_stack_that_cannot_be_marked_is_removed_again(project: Path) -> None:
+    ws = FakeWorkspace()
+    ws.fail_tags = RuntimeError("connection reset by peer")
+    code, out, _, _ = run(["--work-dir", str(project), "up", "--name", "pr-77", "--ttl", "48h"], ws)
+    assert code != 0 and "FAILED up pr-77: connection reset by peer" in out
+    # Left unmarked it would be refused by destroy and skipped by reap forever.
+    assert "pr-77" not in ws.stacks
+    assert ws.called("remove") and not ws.called("up")
+
+
+def test_tags_unsupported_means_the_cli_words_not_any_error() -> None:
+    from ops.ephemeral import _TAGS_UNSUPPORTED
+
+    assert _TAGS_UNSUPPORTED.search("error: stack tags are not supported in --local mode")
+    assert _TAGS_UNSUPPORTED.search("the DIY backend does not support stack tags")
+    assert not _TAGS_UNSUPPORTED.search("error: the secrets provider is not supported: awskms")
+
+
+@pytest.mark.parametrize("command", [["destroy", "--name", "pr-5"], ["reap"]])
+def test_every_command_needs_the_passphrase_on_a_self_managed_backend(
+    project: Path, command: list[str]
+) -> None:
+    # destroy and reap read each stack's config too, which the passphrase decrypts.
+    code, _, err, roots = run(
+        ["--work-dir", str(project), *command], env={"PULUMI_BACKEND_URL": "s3://state"}
+    )
+    assert code == 2 and "PULUMI_CONFIG_PASSPHRASE" in err and roots == []
