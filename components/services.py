@@ -18,7 +18,6 @@ BOTFRONT, RASA, DUCKLING, ACTIONS, BOTFRONT_API = "botfront", "rasa", "duckling"
 PORTS = {BOTFRONT: 3000, RASA: 5005, DUCKLING: 8000, ACTIONS: 5055, BOTFRONT_API: 8080}
 
 SECRET_NAME = "botfront-secrets"  # API key, Rasa token, Mongo URLs, mail URL
-RASA_CONFIG_SECRET = "rasa-config"  # endpoints.yml, credentials.yml
 MODELS_CLAIM = "models"
 MODELS_PATH = "/app/models"
 

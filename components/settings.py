@@ -297,20 +297,6 @@ class Settings:
     def botfront_api(self) -> bool:
         return self.release.botfront_api is not None
 
-    @property
-    def services(self) -> tuple[str, ...]:
-        """Service keys this stack runs, in the order they are built."""
-        keys = ["botfront", "rasa"]
-        if self.botfront_api:
-            keys.append("botfrontApi")
-        if self.duckling:
-            keys.append("duckling")
-        if self.actions:
-            keys.append("actions")
-        if self.database.mode == "incluster":
-            keys.append("mongo")
-        return tuple(keys)
-
 
 def derive_rasa_url(root_url: str, project: str | None = None, environment: str | None = None) -> str | None:
     """`https://botfront.example.com` -> `https://rasa.botfront.example.com` (same scheme, port);

@@ -89,9 +89,6 @@ class Plan:
             raise KeyError(f"{len(matches)} resources of type {type_} named {name}")
         return matches[0]
 
-    def manifests(self) -> list[dict[str, Any]]:
-        return [r.inputs for r in self.resources if r.is_kubernetes_object]
-
     def as_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
