@@ -16,9 +16,16 @@ first, marked "pulumi up will refuse this" (see `refusals`). The engine refuses 
 - a replacement when the resource is protected in the state and still in the program
   (step_generator.go, "unable to replace resource ... as it is currently marked for protection":
   `new.Protect && old.Protect`; unprotecting and replacing in one update is allowed).
+A real `pulumi preview --json` shows the same through its steps (`op` "delete" or "replace" with
+`oldState.protect`; pulumi/pulumi@v3.259.0:pkg/display/json.go `PreviewStep`,
+sdk/go/common/apitype/core.go `ResourceV3.Protect`) and an error diagnostic; fork pull requests get
+no preview, so this tool predicts it from two offline plans.
 A resource the head plan no longer has is a delete whatever the head says (a renamed URN without
 an alias too); the state's flag is the base plan's `protect`. Offline plans have no provider diff,
-so a replacement is predicted from the inputs that force one (`replacement_paths`).
+so a replacement is predicted from the inputs that force one (`replacement_paths`). Not predicted:
+a protected dependent replaced because a resource it depends on is replaced delete-before-replace
+(step_generator.go refuses that too). ASSUMPTION: the engine behaves the same at v3.272.0, the
+pinned SDK's version (the mirror stops at v3.259.0).
 
 Secrets: the plan already replaces every secret with "[secret]"; this tool prints that marker and
 nothing else for such a value, so a change of secret is only visible as "[secret]" on either side.

@@ -25,17 +25,25 @@ def urn(type_: str, name: str) -> str:
     return f"urn:pulumi:dev::botfront::botfront:platform:BotfrontPlatform${type_}::{name}"
 
 
-def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    type_ = "kubernetes:apps/v1:Deployment"
-    container = {"name": name, "image": image, "env": env or [{"name": "PORT", "value": "5005"}]}
+def entry(type_: str, name: str, inputs: dict[str, Any], protect: bool = False) -> dict[str, Any]:
+    """A plan entry as `make plan` writes it (ops/offline.py `as_json`)."""
     return {
         "urn": urn(type_, name),
         "type": type_,
         "name": name,
         "parent": PLATFORM_URN,
-        "protect": False,
-        "retainOnDelete": False,
-        "inputs": {
+        "protect": protect,
+        "retainOnDelete": protect,
+        "inputs": inputs,
+    }
+
+
+def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    container = {"name": name, "image": image, "env": env or [{"name": "PORT", "value": "5005"}]}
+    return entry(
+        "kubernetes:apps/v1:Deployment",
+        name,
+        {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {
@@ -45,25 +53,20 @@ def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -
             },
             "spec": {"replicas": 1, "template": {"spec": {"containers": [container]}}},
         },
-    }
+    )
 
 
 def service(name: str, port: int) -> dict[str, Any]:
-    type_ = "kubernetes:core/v1:Service"
-    return {
-        "urn": urn(type_, name),
-        "type": type_,
-        "name": name,
-        "parent": PLATFORM_URN,
-        "protect": False,
-        "retainOnDelete": False,
-        "inputs": {
+    return entry(
+        "kubernetes:core/v1:Service",
+        name,
+        {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": "botfront-dev"},
             "spec": {"ports": [{"name": "http", "port": port}], "selector": {"app.kubernetes.io/name": name}},
         },
-    }
+    )
 
 
 def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
@@ -375,15 +378,10 @@ def test_real_plans_an_added_service_is_exactly_its_objects() -> None:
 def pvc(
     name: str, storage_class: str = "standard", size: str = "10Gi", protect: bool = True
 ) -> dict[str, Any]:
-    type_ = "kubernetes:core/v1:PersistentVolumeClaim"
-    return {
-        "urn": urn(type_, name),
-        "type": type_,
-        "name": name,
-        "parent": PLATFORM_URN,
-        "protect": protect,
-        "retainOnDelete": protect,
-        "inputs": {
+    return entry(
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        name,
+        {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "namespace": "botfront-dev"},
@@ -393,7 +391,8 @@ def pvc(
                 "storageClassName": storage_class,
             },
         },
-    }
+        protect,
+    )
 
 
 def with_resources(*extra: dict[str, Any]) -> dict[str, Any]:
@@ -472,13 +471,8 @@ def test_a_new_keeper_generation_replaces_a_protected_random_password() -> None:
     type_ = "random:index/randomPassword:RandomPassword"
 
     def password(generation: str) -> dict[str, Any]:
-        return {
-            "urn": urn(type_, "database-app-password"),
-            "type": type_,
-            "name": "database-app-password",
-            "protect": True,
-            "inputs": {"length": 32, "special": False, "keepers": {"generation": generation}},
-        }
+        inputs = {"length": 32, "special": False, "keepers": {"generation": generation}}
+        return entry(type_, "database-app-password", inputs, protect=True)
 
     assert refused(with_resources(password("0")), with_resources(password("0"))) == []
     assert refused(with_resources(password("0")), with_resources(password("1"))) == [
@@ -531,3 +525,15 @@ def test_real_plans_protected_stack_refusals() -> None:
 def test_real_plans_ephemeral_stack_refuses_nothing() -> None:
     moved = diff_plans(_real("ephemeral"), _real("ephemeral", namespace="botfront-other"))
     assert moved.removed and moved.refusals == ()
+
+
+def test_real_plans_leaving_atlas_is_refused_on_a_protected_stack() -> None:
+    diff = diff_plans(_real("prod"), _real("prod", database={"mode": "incluster", "name": "bf"}, atlas=None))
+    assert {(r.resource.type, r.action) for r in diff.refusals} == {
+        ("mongodbatlas:index/advancedCluster:AdvancedCluster", "remove"),
+        ("mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule", "remove"),
+        ("mongodbatlas:index/project:Project", "remove"),
+    }
+    assert "! REFUSED mongodbatlas:index/advancedCluster:AdvancedCluster database-cluster" in render_text(
+        diff
+    )
