@@ -7,6 +7,26 @@ every input path that differs (`spec.template.spec.containers[0].image: a → b`
 as a line diff. Ends with `N to add, N to change, N to remove`. This is the review comment of pull
 requests that get no secrets (forks): no cloud, no cluster, no Pulumi CLI.
 
+Protected resources: a removal or a replacement of a resource the base plan protects is listed
+first, marked "pulumi up will refuse this" (see `refusals`). The engine refuses both:
+- a delete of a resource whose state has `protect`, in preview as in update
+  (pulumi/pulumi@v3.259.0:pkg/resource/deploy/step.go, `DeleteStep.Apply` and
+  `deleteProtectedError`; the check runs before the dry-run branch, and step_executor.go's
+  `cancelDueToError` continues past it so that every such delete is reported);
+- a replacement when the resource is protected in the state and still in the program
+  (step_generator.go, "unable to replace resource ... as it is currently marked for protection":
+  `new.Protect && old.Protect`; unprotecting and replacing in one update is allowed).
+A real `pulumi preview --json` shows the same through its steps (`op` "delete" or "replace" with
+`oldState.protect`; pulumi/pulumi@v3.259.0:pkg/display/json.go `PreviewStep`,
+sdk/go/common/apitype/core.go `ResourceV3.Protect`) and an error diagnostic; fork pull requests get
+no preview, so this tool predicts it from two offline plans.
+A resource the head plan no longer has is a delete whatever the head says (a renamed URN without
+an alias too); the state's flag is the base plan's `protect`. Offline plans have no provider diff,
+so a replacement is predicted from the inputs that force one (`replacement_paths`). Not predicted:
+a protected dependent replaced because a resource it depends on is replaced delete-before-replace
+(step_generator.go refuses that too). ASSUMPTION: the engine behaves the same at v3.272.0, the
+pinned SDK's version (the mirror stops at v3.259.0).
+
 Secrets: the plan already replaces every secret with "[secret]"; this tool prints that marker and
 nothing else for such a value, so a change of secret is only visible as "[secret]" on either side.
 Exit code 0 whatever the difference; 2 when a plan cannot be read.
@@ -83,6 +103,20 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A change to a protected resource that `pulumi up` (and `pulumi preview`) will refuse."""
+
+    resource: Resource  # as in the base plan
+    action: str  # "remove" or "replace"
+    paths: tuple[str, ...] = ()  # for a replacement: the changed inputs that force it
+
+    def describe(self) -> str:
+        if self.action == "remove":
+            return "protected, removed by head: pulumi up will refuse this"
+        return f"protected, replaced (changes {', '.join(self.paths)}): pulumi up will refuse this"
+
+
+@dataclass(frozen=True)
 class PlanDiff:
     stack: str
     added: tuple[Resource, ...]
@@ -91,6 +125,7 @@ class PlanDiff:
     outputs: tuple[Change, ...]
     # (type, name) pairs that more than one URN of either plan has: labelled with their URN.
     ambiguous: frozenset[tuple[str, str]] = frozenset()
+    refusals: tuple[Refusal, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -193,6 +228,95 @@ def diff_resource(base: Resource, head: Resource) -> tuple[Change, ...]:
     return tuple(changes)
 
 
+# ---------------------------------------------------------------------------------------------
+# Protected resources
+# ---------------------------------------------------------------------------------------------
+
+# Inputs whose change makes pulumi-kubernetes replace the object instead of patching it, for the
+# kinds this program creates (pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/provider/diff.go,
+# `forceNew` and `forceNewProperties`; provider.go `Diff` adds `.metadata.name` and
+# `.metadata.namespace` for every kind). A change at or below one of these paths replaces.
+# ASSUMPTION: unchanged in v4.34.2, the version pinned here (the mirror stops at v4.32.0).
+_K8S_FORCE_NEW_ALL = ("metadata.name", "metadata.namespace")
+_K8S_FORCE_NEW: dict[str, tuple[str, ...]] = {
+    "core/v1:PersistentVolumeClaim": (
+        "spec.accessModes",
+        "spec.selector",
+        "spec.storageClassName",
+        "spec.volumeName",
+    ),
+    "core/v1:Secret": ("type",),
+    "core/v1:Service": ("spec.clusterIP",),
+    "apps/v1:Deployment": ("spec.selector",),
+    "apps/v1:StatefulSet": (
+        "spec.podManagementPolicy",
+        "spec.revisionHistoryLimit",
+        "spec.selector",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+    ),
+    "apps/v1:DaemonSet": ("spec.selector",),
+    "batch/v1:Job": ("spec.completions", "spec.parallelism", "spec.selector", "spec.template"),
+    "rbac.authorization.k8s.io/v1:RoleBinding": ("roleRef",),
+    "rbac.authorization.k8s.io/v1:ClusterRoleBinding": ("roleRef",),
+    "storage.k8s.io/v1:StorageClass": ("parameters", "provisioner"),
+}
+# An immutable Secret or ConfigMap is replaced when its content changes (forceNewProperties:
+# `IsImmutable`); a mutable one is updated in place because cluster.py's provider sets
+# enableSecretMutable and enableConfigMapMutable.
+_K8S_IMMUTABLE_CONTENT = {
+    "core/v1:Secret": ("type", "stringData", "data"),
+    "core/v1:ConfigMap": ("binaryData", "data"),
+}
+
+
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    bare = path.removesuffix(" (order)")
+    return any(bare == p or bare.startswith((p + ".", p + "[")) for p in prefixes)
+
+
+def replacement_paths(base: Resource, head: Resource) -> tuple[str, ...]:
+    """The changed input paths that make the provider replace the resource (empty: in place)."""
+    changed = [c.path for c in diff_values(base.inputs, head.inputs)]
+    if base.type.startswith("kubernetes:"):
+        kind = base.type.removeprefix("kubernetes:")
+        force = _K8S_FORCE_NEW_ALL + _K8S_FORCE_NEW.get(kind, ())
+        immutable = any(
+            isinstance(r.inputs, dict) and r.inputs.get("immutable") is True for r in (base, head)
+        )
+        if immutable:
+            force += _K8S_IMMUTABLE_CONTENT.get(kind, ())
+        return tuple(p for p in changed if _under(p, force))
+    if base.type.startswith("random:"):
+        # `keepers` RequiresReplaceIfValuesNotNull (hashicorp/terraform-provider-random,
+        # internal/provider/resource_password.go `passwordSchemaV3`): what the `rotate` generations
+        # feed. ASSUMPTION: every other input of a random resource (length, special...) also
+        # requires replacement, as the provider has no Update that regenerates a value.
+        return tuple(changed)
+    # ASSUMPTION: other providers (Atlas...) are not predicted; their removals still are.
+    return ()
+
+
+def refusals(base: Plan, head: Plan) -> tuple[Refusal, ...]:
+    """Removals and replacements of resources the base protects, in URN order."""
+    found: list[Refusal] = []
+    for urn in sorted(base.resources):
+        old = base.resources[urn]
+        if old.entry.get("protect") is not True:
+            continue
+        new = head.resources.get(urn)
+        if new is None:
+            found.append(Refusal(old, "remove"))
+            continue
+        # Unprotecting and replacing in one update is allowed (new.Protect && old.Protect).
+        if new.entry.get("protect") is not True:
+            continue
+        paths = replacement_paths(old, new)
+        if paths:
+            found.append(Refusal(old, "replace", paths))
+    return tuple(found)
+
+
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
     added = tuple(head.resources[u] for u in sorted(set(head.resources) - set(base.resources)))
     removed = tuple(base.resources[u] for u in sorted(set(base.resources) - set(head.resources)))
@@ -206,7 +330,9 @@ def diff_plans(base: Plan, head: Plan) -> PlanDiff:
     for resource in {**base.resources, **head.resources}.values():
         counts[(resource.type, resource.name)] = counts.get((resource.type, resource.name), 0) + 1
     ambiguous = frozenset(key for key, count in counts.items() if count > 1)
-    return PlanDiff(head.stack or base.stack, added, removed, tuple(changed), outputs, ambiguous)
+    return PlanDiff(
+        head.stack or base.stack, added, removed, tuple(changed), outputs, ambiguous, refusals(base, head)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +381,12 @@ def text_diff(change: Change) -> list[str]:
 
 def _labels(diff: PlanDiff) -> dict[str, str]:
     """`type name` for every resource in the diff, with the URN where that is ambiguous."""
-    resources = [*diff.added, *diff.removed, *(c.resource for c in diff.changed)]
+    resources = [
+        *diff.added,
+        *diff.removed,
+        *(c.resource for c in diff.changed),
+        *(r.resource for r in diff.refusals),
+    ]
     return {
         r.urn: f"{r.type} {r.name}" + (f" ({r.urn})" if (r.type, r.name) in diff.ambiguous else "")
         for r in resources
@@ -267,6 +398,8 @@ def render_text(diff: PlanDiff) -> str:
     lines = [f"Plan diff for stack {diff.stack or '(unnamed)'} (base → head)"]
     if diff.empty:
         lines.append("No changes.")
+    for refusal in diff.refusals:
+        lines.append(f"! REFUSED {labels[refusal.resource.urn]}: {refusal.describe()}")
     for resource in diff.added:
         lines.append(f"+ add     {labels[resource.urn]}")
     for resource in diff.removed:
@@ -307,6 +440,13 @@ def _fenced(lines: list[str], info: str = "") -> list[str]:
 def render_markdown(diff: PlanDiff, max_chars: int = DEFAULT_MAX_MARKDOWN) -> str:
     labels = _labels(diff)
     head = [f"#### Stack {_code(diff.stack or '(unnamed)')}: {diff.summary}", ""]
+    if diff.refusals:
+        # Before the body: truncation must never hide it.
+        head += [
+            "**:warning: pulumi up will refuse this**",
+            *(f"- {_code(labels[r.resource.urn])}: {r.describe()}" for r in diff.refusals),
+            "",
+        ]
     if diff.empty:
         return "\n".join([*head, "No changes.", ""])
     body: list[str] = []

@@ -25,17 +25,25 @@ def urn(type_: str, name: str) -> str:
     return f"urn:pulumi:dev::botfront::botfront:platform:BotfrontPlatform${type_}::{name}"
 
 
-def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    type_ = "kubernetes:apps/v1:Deployment"
-    container = {"name": name, "image": image, "env": env or [{"name": "PORT", "value": "5005"}]}
+def entry(type_: str, name: str, inputs: dict[str, Any], protect: bool = False) -> dict[str, Any]:
+    """A plan entry as `make plan` writes it (ops/offline.py `as_json`)."""
     return {
         "urn": urn(type_, name),
         "type": type_,
         "name": name,
         "parent": PLATFORM_URN,
-        "protect": False,
-        "retainOnDelete": False,
-        "inputs": {
+        "protect": protect,
+        "retainOnDelete": protect,
+        "inputs": inputs,
+    }
+
+
+def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    container = {"name": name, "image": image, "env": env or [{"name": "PORT", "value": "5005"}]}
+    return entry(
+        "kubernetes:apps/v1:Deployment",
+        name,
+        {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {
@@ -45,25 +53,20 @@ def deployment(name: str, image: str, env: list[dict[str, Any]] | None = None) -
             },
             "spec": {"replicas": 1, "template": {"spec": {"containers": [container]}}},
         },
-    }
+    )
 
 
 def service(name: str, port: int) -> dict[str, Any]:
-    type_ = "kubernetes:core/v1:Service"
-    return {
-        "urn": urn(type_, name),
-        "type": type_,
-        "name": name,
-        "parent": PLATFORM_URN,
-        "protect": False,
-        "retainOnDelete": False,
-        "inputs": {
+    return entry(
+        "kubernetes:core/v1:Service",
+        name,
+        {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": "botfront-dev"},
             "spec": {"ports": [{"name": "http", "port": port}], "selector": {"app.kubernetes.io/name": name}},
         },
-    }
+    )
 
 
 def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
@@ -367,3 +370,170 @@ def test_real_plans_an_added_service_is_exactly_its_objects() -> None:
     # What reads the new service changes too: Rasa's endpoints (action_endpoint) and its rollout.
     changed = {(c.resource.type, c.resource.name) for c in diff.changed}
     assert ("kubernetes:core/v1:Secret", "rasa-config") in changed
+
+
+# ---- protected resources: what `pulumi up` refuses ------------------------------------------
+
+
+def pvc(
+    name: str, storage_class: str = "standard", size: str = "10Gi", protect: bool = True
+) -> dict[str, Any]:
+    return entry(
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        name,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": "botfront-dev"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+                "storageClassName": storage_class,
+            },
+        },
+        protect,
+    )
+
+
+def with_resources(*extra: dict[str, Any]) -> dict[str, Any]:
+    plan = base_plan()
+    plan["resources"] += list(extra)
+    return plan
+
+
+def refused(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    diff = diff_plans(parse_plan(base), parse_plan(head))
+    return [(r.resource.name, r.action, r.paths) for r in diff.refusals]
+
+
+def test_removing_a_protected_resource_is_refused_and_an_unprotected_one_is_not() -> None:
+    base = with_resources(pvc("mongo-data"), pvc("scratch", protect=False))
+    head = base_plan()  # both volumes gone
+    assert refused(base, head) == [("mongo-data", "remove", ())]
+    text = render_text(diff_plans(parse_plan(base), parse_plan(head)))
+    assert (
+        "! REFUSED kubernetes:core/v1:PersistentVolumeClaim mongo-data: protected, removed by head: "
+        "pulumi up will refuse this"
+    ) in text.splitlines()
+    assert "scratch: protected" not in text
+
+
+def test_a_removal_is_refused_even_when_head_would_unprotect_nothing() -> None:
+    # The engine checks the state's flag (the base's): dropping the resource from the program
+    # cannot unprotect it first.
+    base = with_resources(pvc("models"))
+    head = copy.deepcopy(base)
+    head["resources"] = [r for r in head["resources"] if r["name"] != "models"]
+    assert refused(base, head) == [("models", "remove", ())]
+
+
+def test_a_forced_replacement_of_a_protected_volume_is_refused() -> None:
+    base = with_resources(pvc("mongo-data"))
+    head = with_resources(pvc("mongo-data", storage_class="fast-ssd"))
+    assert refused(base, head) == [("mongo-data", "replace", ("spec.storageClassName",))]
+
+
+def test_an_in_place_update_of_a_protected_volume_is_not_refused() -> None:
+    base = with_resources(pvc("mongo-data"))
+    head = with_resources(pvc("mongo-data", size="20Gi"))  # expansion: a patch, not a replace
+    assert refused(base, head) == []
+    assert diff_plans(parse_plan(base), parse_plan(head)).summary == "0 to add, 1 to change, 0 to remove"
+
+
+def test_unprotecting_and_replacing_in_one_update_is_allowed() -> None:
+    base = with_resources(pvc("mongo-data"))
+    head = with_resources(pvc("mongo-data", storage_class="fast-ssd", protect=False))
+    assert refused(base, head) == []
+
+
+def test_renaming_or_moving_replaces_every_kind() -> None:
+    base = with_resources(pvc("mongo-data"))
+    head = copy.deepcopy(base)
+    find(head, "kubernetes:core/v1:PersistentVolumeClaim", "mongo-data")["inputs"]["metadata"][
+        "namespace"
+    ] = "other"
+    assert refused(base, head) == [("mongo-data", "replace", ("metadata.namespace",))]
+
+
+def test_secret_content_replaces_only_an_immutable_secret() -> None:
+    protected = secret("mongo-credentials", {"root-password": SECRET, "keyfile": SECRET})
+    protected["protect"] = True
+    base = with_resources(protected)
+    head = copy.deepcopy(base)
+    find(head, "kubernetes:core/v1:Secret", "mongo-credentials")["inputs"]["stringData"]["extra"] = SECRET
+    assert refused(base, head) == []  # the provider updates mutable Secrets in place
+    for plan in (base, head):
+        find(plan, "kubernetes:core/v1:Secret", "mongo-credentials")["inputs"]["immutable"] = True
+    assert refused(base, head) == [("mongo-credentials", "replace", ("stringData.extra",))]
+
+
+def test_a_new_keeper_generation_replaces_a_protected_random_password() -> None:
+    type_ = "random:index/randomPassword:RandomPassword"
+
+    def password(generation: str) -> dict[str, Any]:
+        inputs = {"length": 32, "special": False, "keepers": {"generation": generation}}
+        return entry(type_, "database-app-password", inputs, protect=True)
+
+    assert refused(with_resources(password("0")), with_resources(password("0"))) == []
+    assert refused(with_resources(password("0")), with_resources(password("1"))) == [
+        ("database-app-password", "replace", ("keepers.generation",))
+    ]
+
+
+def test_markdown_puts_the_refusal_first_and_keeps_it_when_truncated() -> None:
+    base = with_resources(pvc("mongo-data"))
+    head = with_resources(pvc("mongo-data", storage_class="fast-ssd"))
+    config = "\n".join(f"line {i}" for i in range(300))
+    for plan, text in ((base, config), (head, config.upper())):
+        find(plan, "kubernetes:apps/v1:Deployment", "rasa")["inputs"]["metadata"]["annotations"] = {
+            "cfg": text
+        }
+    diff = diff_plans(parse_plan(base), parse_plan(head))
+    short = render_markdown(diff, max_chars=700)
+    lines = short.splitlines()
+    assert lines[2] == "**:warning: pulumi up will refuse this**"
+    assert lines[3] == (
+        "- `kubernetes:core/v1:PersistentVolumeClaim mongo-data`: protected, replaced "
+        "(changes spec.storageClassName): pulumi up will refuse this"
+    )
+    assert short.rstrip().endswith("the job log has the full diff.")
+
+
+def test_real_plans_protected_stack_refusals() -> None:
+    base = _real("dev")
+    storage = diff_plans(
+        base, _real("dev", database={"mode": "incluster", "name": "bf", "storageClass": "fast"})
+    )
+    assert [(r.resource.name, r.action, r.paths) for r in storage.refusals] == [
+        ("mongo-data", "replace", ("spec.storageClassName",))
+    ]
+    backups_off = diff_plans(base, _real("dev", backup={"enabled": False}))
+    assert [(r.resource.type, r.resource.name, r.action) for r in backups_off.refusals] == [
+        ("kubernetes:core/v1:PersistentVolumeClaim", "mongo-backups", "remove")
+    ]
+    moved = diff_plans(base, _real("dev", namespace="botfront-other"))
+    refused_moves = {(r.resource.type, r.resource.name, r.action) for r in moved.refusals}
+    assert ("kubernetes:core/v1:Namespace", "botfront-dev", "remove") in refused_moves
+    assert ("kubernetes:core/v1:PersistentVolumeClaim", "mongo-data", "replace") in refused_moves
+    # An image bump touches nothing protected.
+    assert (
+        diff_plans(base, _real("dev", images={"rasa": "botfront/rasa-for-botfront:v2.3.3-bf.5"})).refusals
+        == ()
+    )
+
+
+def test_real_plans_ephemeral_stack_refuses_nothing() -> None:
+    moved = diff_plans(_real("ephemeral"), _real("ephemeral", namespace="botfront-other"))
+    assert moved.removed and moved.refusals == ()
+
+
+def test_real_plans_leaving_atlas_is_refused_on_a_protected_stack() -> None:
+    diff = diff_plans(_real("prod"), _real("prod", database={"mode": "incluster", "name": "bf"}, atlas=None))
+    assert {(r.resource.type, r.action) for r in diff.refusals} == {
+        ("mongodbatlas:index/advancedCluster:AdvancedCluster", "remove"),
+        ("mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule", "remove"),
+        ("mongodbatlas:index/project:Project", "remove"),
+    }
+    assert "! REFUSED mongodbatlas:index/advancedCluster:AdvancedCluster database-cluster" in render_text(
+        diff
+    )
