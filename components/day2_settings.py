@@ -546,12 +546,18 @@ class StackConfig:
 
 
 def read_stack_config() -> StackConfig:
-    """From the SDK's config store (pulumi@v3.272.0:sdk/python/lib/pulumi/runtime/config.py:
-    CONFIG, get_config_env, is_config_secret / _SECRET_KEYS)."""
+    """Every key the engine passed, from the SDK's config store (pulumi 3.272.0
+    pulumi/runtime/config.py: CONFIG and PULUMI_CONFIG; secret keys from set_all_config's
+    _SECRET_KEYS, which pulumi-language-python-exec fills from PULUMI_CONFIG_SECRET_KEYS:
+    pulumi/pulumi@v3.259.0:sdk/python/cmd/pulumi-language-python-exec, the newest mirrored tag;
+    ASSUMPTION: unchanged in 3.272.0). The environment's list is read too, in case a host sets
+    only that."""
     from pulumi.runtime import config as runtime_config
 
     keys = frozenset({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
-    return StackConfig(keys, frozenset(k for k in keys if runtime_config.is_config_secret(k)))
+    secret = {k for k in keys if runtime_config.is_config_secret(k)}
+    secret |= set(runtime_config.get_config_secret_keys_env()) & keys
+    return StackConfig(keys, frozenset(secret))
 
 
 def refuse_plain_text_secrets(p: Problems, config: StackConfig, project: str = "botfront") -> None:

@@ -17,12 +17,11 @@ import pulumi_kubernetes.networking.v1 as networking
 
 from components.backup import BACKUP_JOB, RESTORE_JOB
 from components.day2_settings import EgressRule
+from components.network import NAMESPACE_LABEL
 from components.pod_options import settings_key
 from components.services import application_specs
 from components.settings import Settings
 from components.workload import NAME_LABEL
-
-NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 
 
 def pods_of(settings: Settings) -> dict[str, list[str]]:

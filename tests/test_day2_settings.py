@@ -14,7 +14,7 @@ import pytest
 from components import day2_settings as day2
 from components.day2_settings import EgressRule, EnvSource, Placement, PortSpec, SecretKeyRef, StackConfig
 from components.settings import parse_settings
-from components.validation import ConfigError, Problems
+from components.validation import ConfigError
 
 SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / "v1.30.0-local-strict"
 BASE: dict[str, Any] = {"rootUrl": "https://botfront.example.com", "ingress": {"clusterIssuer": "le"}}
@@ -216,35 +216,103 @@ def test_placement_service_fields_replace_the_defaults_fields() -> None:
 @pytest.mark.parametrize(
     ("placement", "path", "hint"),
     [
-        ({"worker": {}}, "placement.worker", "allowed: default, botfront, rasa, duckling, actions, botfrontApi, mongo, jobs"),
-        ({"rasa": {"nodeName": "n1"}}, "placement.rasa.nodeName", "allowed: nodeSelector, tolerations, affinity"),
+        (
+            {"worker": {}},
+            "placement.worker",
+            "allowed: default, botfront, rasa, duckling, actions, botfrontApi, mongo, jobs",
+        ),
+        (
+            {"rasa": {"nodeName": "n1"}},
+            "placement.rasa.nodeName",
+            "allowed: nodeSelector, tolerations, affinity",
+        ),
         ({"rasa": {"nodeSelector": {"pool": 3}}}, "placement.rasa.nodeSelector.pool", "label value"),
         ({"rasa": {"nodeSelector": {"bad key!": "x"}}}, "placement.rasa.nodeSelector.bad key!", "label key"),
-        ({"rasa": {"tolerations": [{**TOLERATION, "operator": "Equals"}]}}, "placement.rasa.tolerations[0].operator", "Exists, Equal"),
-        ({"rasa": {"tolerations": [{**TOLERATION, "effect": "NoExec"}]}}, "placement.rasa.tolerations[0].effect", "NoExecute"),
-        ({"rasa": {"tolerations": [{"key": "a", "operator": "Exists", "value": "v"}]}}, "placement.rasa.tolerations[0].value", "left out with operator Exists"),
-        ({"rasa": {"tolerations": [{"operator": "Equal", "value": "v"}]}}, "placement.rasa.tolerations[0]", "without a key"),
-        ({"rasa": {"tolerations": [{**TOLERATION, "tolerationSeconds": 60}]}}, "placement.rasa.tolerations[0].tolerationSeconds", "NoExecute"),
-        ({"rasa": {"tolerations": [{**TOLERATION, "effects": "NoSchedule"}]}}, "placement.rasa.tolerations[0].effects", "unknown key"),
-        ({"rasa": {"tolerations": TOLERATION}}, "placement.rasa.tolerations", "expected a list"),
-        ({"rasa": {"affinity": {"nodeAfinity": {}}}}, "placement.rasa.affinity.nodeAfinity", "allowed: nodeAffinity, podAffinity, podAntiAffinity"),
         (
-            {"rasa": {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "h", "labelSelector": {"matchLabel": {}}}]}}}},
+            {"rasa": {"tolerations": [{**TOLERATION, "operator": "Equals"}]}},
+            "placement.rasa.tolerations[0].operator",
+            "Exists, Equal",
+        ),
+        (
+            {"rasa": {"tolerations": [{**TOLERATION, "effect": "NoExec"}]}},
+            "placement.rasa.tolerations[0].effect",
+            "NoExecute",
+        ),
+        (
+            {"rasa": {"tolerations": [{"key": "a", "operator": "Exists", "value": "v"}]}},
+            "placement.rasa.tolerations[0].value",
+            "left out with operator Exists",
+        ),
+        (
+            {"rasa": {"tolerations": [{"operator": "Equal", "value": "v"}]}},
+            "placement.rasa.tolerations[0]",
+            "without a key",
+        ),
+        (
+            {"rasa": {"tolerations": [{**TOLERATION, "tolerationSeconds": 60}]}},
+            "placement.rasa.tolerations[0].tolerationSeconds",
+            "NoExecute",
+        ),
+        (
+            {"rasa": {"tolerations": [{**TOLERATION, "effects": "NoSchedule"}]}},
+            "placement.rasa.tolerations[0].effects",
+            "unknown key",
+        ),
+        ({"rasa": {"tolerations": TOLERATION}}, "placement.rasa.tolerations", "expected a list"),
+        (
+            {"rasa": {"affinity": {"nodeAfinity": {}}}},
+            "placement.rasa.affinity.nodeAfinity",
+            "allowed: nodeAffinity, podAffinity, podAntiAffinity",
+        ),
+        (
+            {
+                "rasa": {
+                    "affinity": {
+                        "podAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {"topologyKey": "h", "labelSelector": {"matchLabel": {}}}
+                            ]
+                        }
+                    }
+                }
+            },
             "placement.rasa.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabel",
             "unknown key",
         ),
         (
-            {"rasa": {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "preference": {}}]}}}},
+            {
+                "rasa": {
+                    "affinity": {
+                        "nodeAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [
+                                {"weight": 0, "preference": {}}
+                            ]
+                        }
+                    }
+                }
+            },
             "placement.rasa.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
             "1 to 100",
         ),
         (
-            {"rasa": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "z", "operator": "Within", "values": []}]}]}}}}},
+            {
+                "rasa": {
+                    "affinity": {
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {"matchExpressions": [{"key": "z", "operator": "Within", "values": []}]}
+                                ]
+                            }
+                        }
+                    }
+                }
+            },
             "placement.rasa.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator",
             "In, NotIn, Exists",
         ),
     ],
-)  # fmt: skip
+)
 def test_bad_placement(placement: dict[str, Any], path: str, hint: str) -> None:
     problem = one_problem(placement=placement)
     assert problem.startswith(f"botfront:{path}: got ") and hint in problem, problem
@@ -343,17 +411,45 @@ def test_extra_egress_rules() -> None:
     ("rules", "path", "hint"),
     [
         ([{"ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0]", "exactly one of cidr"),
-        ([{"cidr": "10.0.0.0/8", "namespace": "x", "ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0]", "exactly one of cidr"),
-        ([{"cidr": "10.0.0.1/8", "ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0].cidr", "no host bits"),
-        ([{"cidr": "db.example.com", "ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0].cidr", "CIDR"),
-        ([{"cidr": "10.0.0.0/8", "podSelector": {"a": "b"}, "ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0].podSelector", "only applies with namespace"),
-        ([{"namespace": "Shop", "ports": [{"port": 1}]}], "networkPolicy.extraEgress.actions[0].namespace", "DNS-1123 label"),
+        (
+            [{"cidr": "10.0.0.0/8", "namespace": "x", "ports": [{"port": 1}]}],
+            "networkPolicy.extraEgress.actions[0]",
+            "exactly one of cidr",
+        ),
+        (
+            [{"cidr": "10.0.0.1/8", "ports": [{"port": 1}]}],
+            "networkPolicy.extraEgress.actions[0].cidr",
+            "no host bits",
+        ),
+        (
+            [{"cidr": "db.example.com", "ports": [{"port": 1}]}],
+            "networkPolicy.extraEgress.actions[0].cidr",
+            "CIDR",
+        ),
+        (
+            [{"cidr": "10.0.0.0/8", "podSelector": {"a": "b"}, "ports": [{"port": 1}]}],
+            "networkPolicy.extraEgress.actions[0].podSelector",
+            "only applies with namespace",
+        ),
+        (
+            [{"namespace": "Shop", "ports": [{"port": 1}]}],
+            "networkPolicy.extraEgress.actions[0].namespace",
+            "DNS-1123 label",
+        ),
         ([{"cidr": "10.0.0.0/8"}], "networkPolicy.extraEgress.actions[0].ports", "non-empty list"),
-        ([{"cidr": "10.0.0.0/8", "ports": [{"port": 70000}]}], "networkPolicy.extraEgress.actions[0].ports[0].port", "1 to 65535"),
-        ([{"cidr": "10.0.0.0/8", "ports": [{"port": 1, "protocol": "tcp"}]}], "networkPolicy.extraEgress.actions[0].ports[0].protocol", "TCP, UDP, SCTP"),
+        (
+            [{"cidr": "10.0.0.0/8", "ports": [{"port": 70000}]}],
+            "networkPolicy.extraEgress.actions[0].ports[0].port",
+            "1 to 65535",
+        ),
+        (
+            [{"cidr": "10.0.0.0/8", "ports": [{"port": 1, "protocol": "tcp"}]}],
+            "networkPolicy.extraEgress.actions[0].ports[0].protocol",
+            "TCP, UDP, SCTP",
+        ),
         ({"cidr": "10.0.0.0/8"}, "networkPolicy.extraEgress.actions", "expected a list"),
     ],
-)  # fmt: skip
+)
 def test_bad_extra_egress(rules: Any, path: str, hint: str) -> None:
     problem = one_problem(actions=ACTIONS, networkPolicy={"extraEgress": {"actions": rules}})
     assert problem.startswith(f"botfront:{path}: got ") and hint in problem, problem
@@ -423,17 +519,32 @@ def test_external_database() -> None:
     ("database", "extra", "path", "hint"),
     [
         ({"mode": "external"}, {}, "database.urlSecret", "required with database.mode external"),
-        ({**EXTERNAL, "urlSecret": {"name": "team-mongo"}}, {}, "database.urlSecret.key", "a key of that Secret"),
-        ({**EXTERNAL, "urlSecret": {"name": "Team", "key": "url"}}, {}, "database.urlSecret.name", "Secret name"),
+        (
+            {**EXTERNAL, "urlSecret": {"name": "team-mongo"}},
+            {},
+            "database.urlSecret.key",
+            "a key of that Secret",
+        ),
+        (
+            {**EXTERNAL, "urlSecret": {"name": "Team", "key": "url"}},
+            {},
+            "database.urlSecret.name",
+            "Secret name",
+        ),
         ({**EXTERNAL, "urlSecret": "mongodb://u:p@h/db"}, {}, "database.urlSecret", "expected an object"),
         ({**EXTERNAL, "oplog": True}, {}, "database.oplog", "needs database.oplogUrlSecret"),
         ({**EXTERNAL, "size": "5Gi"}, {}, "database.size", "nothing is created in external mode"),
-        ({"mode": "incluster", "urlSecret": {"name": "a", "key": "b"}}, {}, "database.urlSecret", "only applies to database.mode external"),
+        (
+            {"mode": "incluster", "urlSecret": {"name": "a", "key": "b"}},
+            {},
+            "database.urlSecret",
+            "only applies to database.mode external",
+        ),
         (EXTERNAL, {"backup": {"schedule": "0 3 * * *"}}, "backup", "does not back it up"),
         (EXTERNAL, {"restoreFrom": "bf-20240101T000000Z.archive.gz"}, "restoreFrom", "does not back it up"),
         ({"mode": "external-ish"}, {}, "database.mode", "incluster, atlas, external"),
     ],
-)  # fmt: skip
+)
 def test_bad_external_database(database: dict[str, Any], extra: dict[str, Any], path: str, hint: str) -> None:
     problems = problems_of(database=database, **extra)
     assert any(p.startswith(f"botfront:{path}: got ") and hint in p for p in problems), problems
@@ -496,9 +607,17 @@ def test_unknown_namespaces_and_provider_keys_are_refused_naming_the_key(key: st
 
 @pytest.mark.parametrize(
     "key",
-    ["kubernetes:context", "kubernetes:kubeconfig", "kubernetes:namespace", "kubernetes:renderYamlToDirectory",
-     "mongodbatlas:publicKey", "mongodbatlas:privateKey", "mongodbatlas:baseUrl", "pulumi:tags"],
-)  # fmt: skip
+    [
+        "kubernetes:context",
+        "kubernetes:kubeconfig",
+        "kubernetes:namespace",
+        "kubernetes:renderYamlToDirectory",
+        "mongodbatlas:publicKey",
+        "mongodbatlas:privateKey",
+        "mongodbatlas:baseUrl",
+        "pulumi:tags",
+    ],
+)
 def test_real_provider_keys_pass(key: str) -> None:
     parse_settings(BASE, "test", stack_config=config(key))
 
@@ -537,9 +656,13 @@ def test_http_with_cert_manager_issuer_warns(warnings: list[str]) -> None:
 
 def test_openshift_with_ingress_only_settings_warns(warnings: list[str]) -> None:
     parse_settings(
-        {"rootUrl": "https://botfront.example.com", "platform": "openshift", "ingress": {"tlsSecretName": "t", "annotations": {"a": "b"}}},
+        {
+            "rootUrl": "https://botfront.example.com",
+            "platform": "openshift",
+            "ingress": {"tlsSecretName": "t", "annotations": {"a": "b"}},
+        },
         "test",
-    )  # fmt: skip
+    )
     assert any("ingress.tlsSecretName, ingress.annotations has no effect" in w for w in warnings), warnings
 
 
@@ -560,3 +683,19 @@ def test_openshift_with_ingress_only_settings_warns(warnings: list[str]) -> None
 def test_no_warning_when_consistent(values: dict[str, Any], warnings: list[str]) -> None:
     parse_settings(values, "test")
     assert warnings == []
+
+
+def test_stack_config_is_read_as_the_language_host_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi up` hands config over in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS."""
+    monkeypatch.setenv(
+        "PULUMI_CONFIG", json.dumps({"botfront:mailUrl": "smtp://x", "kubernetes:contxt": "c"})
+    )
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["botfront:mailUrl"]))
+    pulumi.runtime.set_all_config({}, [])
+    try:
+        stack_config = day2.read_stack_config()
+    finally:
+        monkeypatch.delenv("PULUMI_CONFIG")
+        monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS")
+    assert stack_config.keys == {"botfront:mailUrl", "kubernetes:contxt"}
+    assert stack_config.secret_keys == {"botfront:mailUrl"}
