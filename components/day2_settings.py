@@ -387,6 +387,30 @@ def _egress_rule(p: Problems, path: str, value: Any) -> EgressRule | None:
     return EgressRule(cidr=cidr, namespace=namespace, pod_selector=selector, ports=tuple(ports))
 
 
+def check_extra_egress_targets(
+    p: Problems,
+    extra_egress: Mapping[str, tuple[EgressRule, ...]],
+    *,
+    botfront_api: bool,
+    duckling: bool,
+    actions: bool,
+    mode: str,
+    backup: bool,
+) -> None:
+    """Rules for pods the stack does not run would silently do nothing: refused."""
+    why = {
+        "botfrontApi": None if botfront_api else "the release has no botfront-api (only 0.2x releases do)",
+        "duckling": None if duckling else "botfront:duckling is false",
+        "actions": None if actions else "no project has an action server (actions.image)",
+        "mongo": None if mode == "incluster" else f"database.mode is {mode}: the stack runs no MongoDB",
+        "jobs": None if backup else "no backup or restore Job runs (botfront:backup is off)",
+    }
+    for service, rules in extra_egress.items():
+        reason = why.get(service)
+        if rules and reason:
+            p.add(f"networkPolicy.extraEgress.{service}", [r.cidr or r.namespace for r in rules], reason)
+
+
 # ---- networkPolicy.ingressNamespace against ingress.className ---------------------------------
 
 

@@ -74,13 +74,7 @@ class ExtraEgress(pulumi.ComponentResource):
         for service, rules in sorted(args.settings.network_policy.extra_egress.items()):
             if not rules:
                 continue
-            if service not in pods:
-                pulumi.log.warn(
-                    f"botfront:networkPolicy.extraEgress.{service}: the stack runs no {service} pods; "
-                    "the rules are ignored",
-                    resource=self,
-                )
-                continue
+            assert service in pods, service  # day2_settings.check_extra_egress_targets
             self.policies.append(
                 networking.NetworkPolicy(
                     policy_name(service),

@@ -467,6 +467,15 @@ def parse_settings(
             strict=True,
         )
     )
+    day2.check_extra_egress_targets(
+        p,
+        network_policy.extra_egress,
+        botfront_api=release.botfront_api is not None,
+        duckling=duckling,
+        actions=any(pr.actions_image for pr in projects),
+        mode=database.mode,
+        backup=backup is not None,
+    )
     image_pull_secrets = day2.parse_image_pull_secrets(p, raw.get("imagePullSecrets"))
     placement = day2.parse_placement(p, raw.get("placement"))
     create_namespace = day2.parse_create_namespace(p, raw.get("createNamespace"))

@@ -381,6 +381,7 @@ def test_the_shape_tables_are_the_kubernetes_schema() -> None:
 
 def test_extra_egress_rules() -> None:
     s = settings(
+        actions=ACTIONS,
         networkPolicy={
             "extraEgress": {
                 "actions": [
@@ -395,7 +396,7 @@ def test_extra_egress_rules() -> None:
                     {"namespace": "monitoring", "ports": [{"port": 4317}, {"port": 53, "protocol": "UDP"}]}
                 ],
             }
-        }
+        },
     )
     assert s.network_policy.extra_egress == {
         "actions": (
@@ -699,3 +700,27 @@ def test_stack_config_is_read_as_the_language_host_passes_it(monkeypatch: pytest
         monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS")
     assert stack_config.keys == {"botfront:mailUrl", "kubernetes:contxt"}
     assert stack_config.secret_keys == {"botfront:mailUrl"}
+
+
+@pytest.mark.parametrize(
+    ("service", "values", "hint"),
+    [
+        ("actions", {}, "no project has an action server"),
+        ("botfrontApi", {}, "no botfront-api"),
+        ("duckling", {"duckling": False}, "botfront:duckling is false"),
+        (
+            "mongo",
+            {"database": {"mode": "external", "urlSecret": {"name": "m", "key": "u"}}},
+            "runs no MongoDB",
+        ),
+        ("jobs", {}, "no backup or restore Job"),
+    ],
+)
+def test_extra_egress_for_pods_the_stack_does_not_run_is_refused(
+    service: str, values: dict[str, Any], hint: str
+) -> None:
+    rules = [{"cidr": "10.0.0.0/8", "ports": [{"port": 1}]}]
+    problem = one_problem(networkPolicy={"extraEgress": {service: rules}}, **values)
+    assert problem.startswith(f"botfront:networkPolicy.extraEgress.{service}: got ['10.0.0.0/8']; ")
+    assert hint in problem
+    settings(networkPolicy={"extraEgress": {"botfront": rules, "rasa": rules, service: []}}, **values)
