@@ -5,6 +5,7 @@ import pulumi
 from components.backup import BACKUP_RESOURCES, MongoBackup, MongoBackupArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
+from components.database_record import record_database_name
 from components.external_database import ExternalDatabase, ExternalDatabaseArgs
 from components.extra_egress import extra_egress
 from components.mongo import InClusterMongo, InClusterMongoArgs
@@ -38,6 +39,7 @@ def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabas
             ),
         )
     in_cluster = pulumi.ResourceOptions(providers=[target.provider])
+    record_database_name(settings.database.name)
     return InClusterMongo(
         "database",
         InClusterMongoArgs(

@@ -696,7 +696,9 @@ def database_rename_warning(old: str, new: str) -> str:
         f"archive {old}-<time>.archive.gz); 2. as root in the mongo pod, "
         f"db.getSiblingDB('admin').grantRolesToUser('botfront', [{{role: 'readWrite', db: '{new}'}}]); "
         f"3. pulumi config set botfront:restoreFrom <that archive> and pulumi up (the restore Job "
-        f"renames {old}.* to {new}.*). Otherwise set database.name back to {old!r}."
+        f"renames {old}.* to {new}.*); 4. pulumi state delete the RandomId database-name-record "
+        f"(its URN: pulumi stack --show-urns) so the stack records {new!r}. Otherwise set "
+        f"database.name back to {old!r}."
     )
 
 

@@ -343,3 +343,40 @@ def test_each_pods_checksum_covers_only_the_keys_it_reads() -> None:
         k: v for k, v in new.items() if k != "botfront"
     }
     assert old["botfront-api"] is not None and old["rasa"] is not None  # they do have checksums
+
+
+# ---- database.name changed on an in-cluster database --------------------------------------------
+
+
+def test_a_changed_database_name_warns_with_the_migration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record keeps the first name (ignore_changes): a state holding 'bf' while the stack now
+    says 'bots' warns, naming both and how to migrate; the same name does not."""
+    import pulumi
+
+    import ops.offline
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    real = ops.offline.OfflineMocks.new_resource
+
+    def recorded_state(self: Any, args: Any) -> Any:
+        resource_id, state = real(self, args)
+        if args.name == "database-name-record":
+            state = {**state, "keepers": {"database": "bf"}}  # what an earlier deploy left
+        return resource_id, state
+
+    monkeypatch.setattr(ops.offline.OfflineMocks, "new_resource", recorded_state)
+    plan = run_program("dev", {"database": {"mode": "incluster", "name": "bots"}})
+    record = plan.get("random:index/randomId:RandomId", "database-name-record")
+    assert record.inputs["keepers"] == {"database": "bots"}
+    (warning,) = [w for w in warnings if "database.name" in w]
+    assert "from 'bf' to 'bots'" in warning and "grantRolesToUser" in warning and "restoreFrom" in warning
+    warnings.clear()
+    run_program("dev")
+    assert [w for w in warnings if "database.name" in w] == []
+
+
+def test_the_database_name_record_is_only_for_in_cluster_databases() -> None:
+    assert plan_for("dev").of_type("random:index/randomId:RandomId")
+    for plan in (plan_for("prod"), plan_for("dev", database=EXTERNAL, backup=None)):
+        assert plan.of_type("random:index/randomId:RandomId") == []
