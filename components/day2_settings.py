@@ -661,6 +661,15 @@ def tls_and_platform_warnings(raw: Mapping[str, Any], root_url: str | None, plat
     enabled = ingress.get("enabled", True) not in (False, "false")
     tls_source = bool(ingress.get("tlsSecretName") or ingress.get("clusterIssuer"))
     scheme = (root_url or "").split(":", 1)[0]
+    policy = raw.get("networkPolicy") if isinstance(raw.get("networkPolicy"), Mapping) else {}
+    assert isinstance(policy, Mapping)
+    if raw.get("createNamespace") in (False, "false") and policy.get("enabled", True) not in (False, "false"):
+        warnings.append(
+            f"botfront:createNamespace is false: the stack's default-deny NetworkPolicy selects every "
+            f"pod of namespace {raw.get('namespace', 'botfront')!r}, including pods that are not "
+            "Botfront's; deploy into a namespace of Botfront's own, or set networkPolicy.enabled: false "
+            "and keep your own policies"
+        )
     if platform == "openshift":
         ingress_only = [
             k for k in ("className", "tlsSecretName", "clusterIssuer", "annotations") if ingress.get(k)

@@ -724,3 +724,32 @@ def test_extra_egress_for_pods_the_stack_does_not_run_is_refused(
     assert problem.startswith(f"botfront:networkPolicy.extraEgress.{service}: got ['10.0.0.0/8']; ")
     assert hint in problem
     settings(networkPolicy={"extraEgress": {"botfront": rules, "rasa": rules, service: []}}, **values)
+
+
+def test_existing_namespace_with_network_policies_warns(warnings: list[str]) -> None:
+    parse_settings({**BASE, "namespace": "team-bots", "createNamespace": False}, "test")
+    assert any("default-deny" in w and "'team-bots'" in w for w in warnings)
+    warnings.clear()
+    parse_settings({**BASE, "createNamespace": False, "networkPolicy": {"enabled": False}}, "test")
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("botfront", "botfront"),
+        ("rasa", "rasa"),
+        ("rasa-shop-production", "rasa"),
+        ("actions", "actions"),
+        ("actions-shop", "actions"),
+        ("botfront-api", "botfrontApi"),
+        ("duckling", "duckling"),
+        ("mongo", "mongo"),
+        ("mongo-backup", "jobs"),
+        ("mongo-restore-1a2b3c4d", "jobs"),
+    ],
+)
+def test_each_object_name_maps_to_its_settings_key(name: str, key: str) -> None:
+    from components.pod_options import settings_key
+
+    assert settings_key(name) == key and key in day2.PLACEMENT_SERVICES
