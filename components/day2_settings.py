@@ -549,7 +549,8 @@ def parse_rotate(p: Problems, value: Any) -> dict[str, int]:
 
 def keepers(rotate: Mapping[str, int], key: str) -> dict[str, str] | None:
     """pulumi-random `keepers` for a generated secret: None until the first bump, so existing
-    stacks keep their values (adding keepers to a RandomPassword replaces it)."""
+    stacks keep their values (adding keepers to a RandomPassword replaces it). Any change of the
+    generation regenerates, going back to 0 included: generations are meant to only go up."""
     generation = rotate.get(key, 0)
     return {"generation": str(generation)} if generation else None
 
