@@ -5,6 +5,9 @@ import pulumi
 from components.backup import BACKUP_RESOURCES, MongoBackup, MongoBackupArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
+from components.database_record import record_database_name
+from components.external_database import ExternalDatabase, ExternalDatabaseArgs
+from components.extra_egress import extra_egress
 from components.mongo import InClusterMongo, InClusterMongoArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.platform import BotfrontPlatform, BotfrontPlatformArgs
@@ -13,6 +16,12 @@ from components.settings import Settings, load_settings
 
 
 def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
+    if settings.database.mode == "external":
+        assert settings.database.url_secret is not None  # parse_settings guarantees it
+        return ExternalDatabase(
+            "database",
+            ExternalDatabaseArgs(settings.database.url_secret, settings.database.oplog_url_secret),
+        )
     if settings.database.mode == "atlas":
         # Imported here: the Atlas SDK is large, and in-cluster stacks never need it.
         from components.atlas import AtlasDatabase, AtlasDatabaseArgs
@@ -30,6 +39,7 @@ def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabas
             ),
         )
     in_cluster = pulumi.ResourceOptions(providers=[target.provider])
+    record_database_name(settings.database.name)
     return InClusterMongo(
         "database",
         InClusterMongoArgs(
@@ -42,6 +52,8 @@ def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabas
             volume_size=settings.database.size,
             storage_class=settings.database.storage_class,
             openshift=settings.platform == "openshift",
+            image_pull_secrets=settings.image_pull_secrets,
+            placement=settings.placement_for("mongo"),
         ),
         opts=in_cluster,
     )
@@ -52,7 +64,10 @@ settings = load_settings()  # every problem reported before any resource is regi
 target = KubernetesTarget(
     "cluster",
     KubernetesTargetArgs(
-        namespace=settings.namespace, protect=settings.protect, render_to=settings.render_to
+        namespace=settings.namespace,
+        protect=settings.protect,
+        render_to=settings.render_to,
+        create_namespace=settings.create_namespace,
     ),
 )
 on_cluster = pulumi.ResourceOptions(providers=[target.provider])
@@ -70,6 +85,8 @@ if settings.backup is not None:  # only ever set with database.mode incluster
             protect=settings.protect,
             openshift=settings.platform == "openshift",
             resources=BACKUP_RESOURCES,
+            image_pull_secrets=settings.image_pull_secrets,
+            placement=settings.placement_for("jobs"),
         ),
         opts=pulumi.ResourceOptions(providers=[target.provider], depends_on=[database]),
     )
@@ -82,6 +99,7 @@ secrets = GeneratedSecrets(
         mongo_oplog_url=database.mongo_oplog_url,
         mail_url=settings.mail_url,
         rasa_token_keys=[instance.token_key for instance in settings.rasa_instances],
+        rotate=settings.rotate,
     ),
     opts=on_cluster,
 )
@@ -92,7 +110,7 @@ platform = BotfrontPlatform(
         settings=settings,
         namespace=target.namespace_name,
         secret_name=secrets.secret_name,
-        checksum_key=secrets.api_key,
+        checksum_key=secrets.checksum_key,
         secret_entries=secrets.entries,
         depends_on=[secrets.secret],
     ),
@@ -103,6 +121,7 @@ if settings.network_policy.enabled:
     NetworkPolicies(
         "network", NetworkPoliciesArgs(settings=settings, namespace=target.namespace_name), opts=on_cluster
     )
+extra_egress(settings, target.namespace_name, on_cluster)
 
 pulumi.export("release", settings.release.version)
 pulumi.export("namespace", target.namespace_name)
@@ -115,4 +134,5 @@ pulumi.export("rasaInstances", platform.rasa_instances)
 pulumi.export("rasaAuthTokens", pulumi.Output.secret(dict(secrets.rasa_auth_tokens)))
 pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
 pulumi.export("graphqlApiKey", pulumi.Output.secret(secrets.api_key))
-pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))
+if database.mongo_url is not None:  # None in external mode: the URL is only in the user's Secret
+    pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))

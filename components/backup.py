@@ -26,6 +26,7 @@ import pulumi_kubernetes.meta.v1 as meta
 
 from components.backup_settings import BackupSettings
 from components.database import data_volume
+from components.day2_settings import Placement
 from components.mongo import (
     APP_USER,
     CREDENTIALS_SECRET,
@@ -35,6 +36,7 @@ from components.mongo import (
     SERVICE,
     TOOLS_CONFIG_KEY,
 )
+from components.pod_options import pod_scheduling
 from components.settings import Resources
 from components.workload import (
     NAME_LABEL,
@@ -131,6 +133,8 @@ class MongoBackupArgs:
     resources: Resources = BACKUP_RESOURCES
     openshift: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
+    placement: Placement = field(default_factory=Placement)
 
 
 def restore_job_name(archive: str) -> str:
@@ -281,6 +285,7 @@ def _job_spec(
             metadata=meta.ObjectMetaArgs(labels=pod_labels),
             spec=core.PodSpecArgs(
                 restart_policy="Never",  # a failed attempt's pod stays for `kubectl logs`
+                **pod_scheduling(args.image_pull_secrets, args.placement),
                 automount_service_account_token=False,
                 enable_service_links=False,
                 security_context=pod_security_context(SECURITY, openshift=args.openshift),

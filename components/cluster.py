@@ -18,11 +18,14 @@ class KubernetesTargetArgs:
     protect: bool
     # Write manifests here instead of applying them (the provider's render mode).
     render_to: str | None = None
+    # False: deploy into an existing namespace (botfront:createNamespace), which the stack then
+    # neither creates, labels nor deletes.
+    create_namespace: bool = True
 
 
 class KubernetesTarget(pulumi.ComponentResource):
     provider: k8s.Provider
-    namespace: core.Namespace
+    namespace: core.Namespace | None
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KubernetesTargetArgs, opts: pulumi.ResourceOptions | None = None):
@@ -41,6 +44,11 @@ class KubernetesTarget(pulumi.ComponentResource):
             enable_config_map_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if not args.create_namespace:
+            self.namespace = None
+            self.namespace_name = pulumi.Output.from_input(args.namespace)
+            self.register_outputs({"namespace": self.namespace_name})
+            return
         # Deleting a namespace deletes its volumes, so it is kept exactly like the data it holds.
         self.namespace = core.Namespace(
             args.namespace,

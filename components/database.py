@@ -13,7 +13,8 @@ class MongoDatabase(pulumi.ComponentResource):
     """Base of `InClusterMongo` and `AtlasDatabase`: the platform only reads these two secret
     Outputs, whichever component it got."""
 
-    mongo_url: pulumi.Output[str]
+    # None when the URL lives only in the user's own Secret (ExternalDatabase).
+    mongo_url: pulumi.Output[str] | None
     # None when the stack turns the oplog off (Meteor then polls).
     mongo_oplog_url: pulumi.Output[str] | None
 

@@ -18,6 +18,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
+from components.day2_settings import Placement
 from components.settings import Resources
 from components.workload import (
     RUN_AS_USER,
@@ -98,6 +99,8 @@ class InClusterMongoArgs:
     storage_class: str | None = None
     openshift: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
+    placement: Placement = field(default_factory=Placement)
 
 
 def connection_url(password: pulumi.Input[str], database: str) -> pulumi.Output[str]:
@@ -237,6 +240,8 @@ class InClusterMongo(MongoDatabase):
                 secret_name=CREDENTIALS_SECRET,
                 openshift=args.openshift,
                 labels=dict(args.labels),
+                image_pull_secrets=args.image_pull_secrets,
+                placement=args.placement,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials, self.init_scripts]),
         )

@@ -16,6 +16,7 @@ import pulumi_kubernetes.networking.v1 as networking
 
 from components import rasa_config
 from components.database import data_volume
+from components.pod_options import settings_key
 from components.services import BOTFRONT, PORTS, RASA, application_specs
 from components.settings import RasaInstance, Settings
 from components.workload import Workload, WorkloadArgs
@@ -39,7 +40,7 @@ class BotfrontPlatformArgs:
     secret_name: str
     # Keys the checksum annotations (HMAC) so they reveal nothing about secret content.
     checksum_key: pulumi.Input[str]
-    # Everything in the stack's Secret, for the checksum of the pods that read it.
+    # Everything in the stack's Secret; each pod's checksum covers the keys it reads.
     secret_entries: Mapping[str, pulumi.Input[str]]
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -69,10 +70,6 @@ class BotfrontPlatform(pulumi.ComponentResource):
         self.namespace = args.namespace
         self.labels = labels
 
-        secret_checksum = checksum(
-            args.checksum_key,
-            [pulumi.Output.concat(k, "=", v) for k, v in sorted(args.secret_entries.items())],
-        )
         # What each workload waits for, and the checksum of the config it reads.
         needs: dict[str, list[pulumi.Resource]] = {}
         config_checksums: dict[str, pulumi.Output[str]] = {}
@@ -100,8 +97,14 @@ class BotfrontPlatform(pulumi.ComponentResource):
         self.workloads = {}
         for spec in application_specs(settings):
             annotations: dict[str, pulumi.Input[str]] = {}
-            if any(env.secret_key for env in spec.env):
-                annotations["checksum/secrets"] = secret_checksum
+            # Only the keys this pod reads from the stack's Secret: a key added for another pod
+            # (a new project's Rasa token, mailUrl for botfront) leaves this pod as it is.
+            read = sorted({e.secret_key for e in spec.env if e.secret_key and e.secret_name is None})
+            if read:
+                annotations["checksum/secrets"] = checksum(
+                    args.checksum_key,
+                    [pulumi.Output.concat(k, "=", args.secret_entries[k]) for k in read],
+                )
             if spec.name in config_checksums:
                 annotations["checksum/rasa-config"] = config_checksums[spec.name]
             self.workloads[spec.name] = Workload(
@@ -113,6 +116,8 @@ class BotfrontPlatform(pulumi.ComponentResource):
                     openshift=settings.platform == "openshift",
                     pod_annotations=annotations,
                     labels=labels,
+                    image_pull_secrets=settings.image_pull_secrets,
+                    placement=settings.placement_for(settings_key(spec.name)),
                 ),
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[*needs.get(spec.name, []), *args.depends_on]

@@ -14,18 +14,22 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
+from components.day2_settings import keepers
 from components.services import SECRET_NAME, SecretKeys
 
 
 @dataclass
 class GeneratedSecretsArgs:
     namespace: pulumi.Input[str]
-    mongo_url: pulumi.Input[str]
+    # None with database.mode external: services read the user's Secret instead.
+    mongo_url: pulumi.Input[str] | None
     mongo_oplog_url: pulumi.Input[str] | None = None
     mail_url: pulumi.Input[str] | None = None
     # One Rasa auth token per Rasa instance, under these keys of the Secret.
     rasa_token_keys: Sequence[str] = (SecretKeys.RASA_AUTH_TOKEN,)
     labels: Mapping[str, str] = field(default_factory=dict)
+    # botfront:rotate generations: a bump replaces that RandomPassword, so a new value.
+    rotate: Mapping[str, int] = field(default_factory=dict)
 
 
 class GeneratedSecrets(pulumi.ComponentResource):
@@ -40,20 +44,38 @@ class GeneratedSecrets(pulumi.ComponentResource):
         super().__init__("botfront:secrets:GeneratedSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Alphanumeric: both travel in HTTP headers and query strings (`?token=`) unescaped.
+        # `keepers` is pulumi-random's replace trigger (pulumi_random 4.21.4 random_password.py:
+        # "Arbitrary map of values that, when changed, will trigger recreation of resource").
         self.api_key = random.RandomPassword(
-            f"{name}-graphql-api-key", length=48, special=False, opts=child
+            f"{name}-graphql-api-key",
+            length=48,
+            special=False,
+            keepers=keepers(args.rotate, "apiKey"),
+            opts=child,
         ).result
         self.rasa_auth_tokens = {
-            key: random.RandomPassword(f"{name}-{key}", length=48, special=False, opts=child).result
+            key: random.RandomPassword(
+                f"{name}-{key}",
+                length=48,
+                special=False,
+                keepers=keepers(args.rotate, "rasaToken"),
+                opts=child,
+            ).result
             for key in args.rasa_token_keys
         }
+        # Keys the pods' checksum annotations (components/platform.py). Its own value, not the API
+        # key: rotating the API key must roll only the pods that read it.
+        self.checksum_key = random.RandomPassword(
+            f"{name}-checksum-key", length=32, special=False, opts=child
+        ).result
         self.rasa_auth_token = self.rasa_auth_tokens[args.rasa_token_keys[0]]
 
         entries: dict[str, pulumi.Input[str]] = {
             SecretKeys.API_KEY: self.api_key,
             **self.rasa_auth_tokens,
-            SecretKeys.MONGO_URL: args.mongo_url,
         }
+        if args.mongo_url is not None:
+            entries[SecretKeys.MONGO_URL] = args.mongo_url
         if args.mongo_oplog_url is not None:
             entries[SecretKeys.MONGO_OPLOG_URL] = args.mongo_oplog_url
         if args.mail_url is not None:

@@ -65,11 +65,21 @@ def _security(settings: Settings, key: str, default: Security) -> Security:
     )
 
 
+def mongo_env(settings: Settings, name: str) -> Env:
+    """MONGO_URL / MONGO_OPLOG_URL: from the stack's Secret, or (database.mode external) by
+    reference from the user's own Secret, whose content the stack never sees."""
+    database = settings.database
+    ref = database.url_secret if name == "MONGO_URL" else database.oplog_url_secret
+    if database.mode == "external" and ref is not None:
+        return Env(name, secret_key=ref.key, secret_name=ref.name)
+    return Env(name, secret_key=SecretKeys.MONGO_URL if name == "MONGO_URL" else SecretKeys.MONGO_OPLOG_URL)
+
+
 def botfront_spec(settings: Settings) -> ServiceSpec:
     env = [
         Env("ROOT_URL", settings.root_url),
         Env("PORT", str(PORTS[BOTFRONT])),  # /health calls localhost:3000: keep 3000
-        Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
+        mongo_env(settings, "MONGO_URL"),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
         Env("BF_PROJECT_ID", settings.project_id),
         # Seeds endpoints, credentials and instance with the docker-compose host names, which
@@ -77,7 +87,7 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         Env("ORCHESTRATOR", "docker-compose"),
     ]
     if settings.database.oplog:
-        env.append(Env("MONGO_OPLOG_URL", secret_key=SecretKeys.MONGO_OPLOG_URL))
+        env.append(mongo_env(settings, "MONGO_OPLOG_URL"))
     if settings.mail_url is not None:
         env.append(Env("MAIL_URL", secret_key=SecretKeys.MAIL_URL))
     # Botfront <= 1.0.3 writes the trained model to the shared volume and PUTs it to Rasa; later
@@ -188,7 +198,13 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         name=name,
         image=project.actions_image,
         port=PORTS[ACTIONS],
-        env=(Env("BF_URL", BOTFRONT_GRAPHQL_URL), Env("BF_PROJECT_ID", project.id)),
+        env=(
+            Env("BF_URL", BOTFRONT_GRAPHQL_URL),
+            Env("BF_PROJECT_ID", project.id),
+            # botfront:actions.env (day2_settings refuses names of credentials and the two above).
+            *(Env(name, value) for name, value in sorted(project.actions_env.items())),
+        ),
+        env_from=tuple(project.actions_env_from),
         probes=Probes(
             startup=Probe(path="/health", period=5, failure_threshold=24),
             liveness=Probe(path="/health", period=20, failure_threshold=3),
@@ -206,7 +222,7 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
         image=settings.images["botfrontApi"],
         port=PORTS[BOTFRONT_API],
         env=(
-            Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
+            mongo_env(settings, "MONGO_URL"),
             Env("PORT", str(PORTS[BOTFRONT_API])),
             Env("NODE_ENV", "production"),
         ),

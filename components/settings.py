@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 
+from components import day2_settings as day2
 from components.atlas_settings import AtlasSettings, parse_atlas
 from components.backup_settings import BackupSettings, parse_backup
+from components.day2_settings import EgressRule, EnvSource, Placement, SecretKeyRef
 from components.releases import CATALOG, DEFAULT_RELEASE, Release, pinning_problem
 from components.validation import (
     DNS_LABEL,
@@ -85,6 +87,10 @@ CONFIG_KEYS = {
     "backup": "structured",
     "restoreFrom": "text",
     "security": "structured",
+    "imagePullSecrets": "structured",
+    "placement": "structured",
+    "createNamespace": "structured",
+    "rotate": "structured",
 }
 KNOWN_KEYS = tuple(CONFIG_KEYS)
 STRUCTURED_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "structured")
@@ -116,6 +122,9 @@ class Database:
     # which MongoDB must not run on).
     size: str = "10Gi"
     storage_class: str | None = None
+    # mode external: the user's Secret keys holding MONGO_URL and MONGO_OPLOG_URL.
+    url_secret: SecretKeyRef | None = None
+    oplog_url_secret: SecretKeyRef | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,8 @@ class Project:
     name: str = ""
     # The project named by botfront:projectId: its development Rasa keeps the plain names.
     default: bool = True
+    actions_env: Mapping[str, str] = field(default_factory=dict)
+    actions_env_from: tuple[EnvSource, ...] = ()
 
     @property
     def default_environment(self) -> str:
@@ -239,6 +250,7 @@ class NetworkPolicy:
     # Where the ingress controller runs: its pods may reach the UI and Rasa. None on OpenShift
     # means the router's policy group (routers on the host network come from node addresses).
     ingress_namespace: str | None = "ingress-nginx"
+    extra_egress: Mapping[str, tuple[EgressRule, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -269,6 +281,13 @@ class Settings:
     projects: tuple[Project, ...] = ()
     backup: BackupSettings | None = None
     security: Mapping[str, SecurityOverride] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
+    placement: Mapping[str, Placement] = field(default_factory=dict)
+    create_namespace: bool = True
+    rotate: Mapping[str, int] = field(default_factory=dict)
+
+    def placement_for(self, service: str) -> Placement:
+        return day2.placement_for(self.placement, service)
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -315,10 +334,15 @@ def parse_settings(
     raw: Mapping[str, Any],
     stack: str = "dev",
     secrets: Mapping[str, pulumi.Input[str]] | None = None,
+    stack_config: day2.StackConfig | None = None,
 ) -> Settings:
-    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`."""
+    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`;
+    `stack_config` (every key of the stack, all namespaces) adds the checks across namespaces."""
     p = Problems(PROJECT)
     secrets = secrets or {}
+    if stack_config is not None:
+        day2.refuse_unknown_config(p, stack_config, day2.provider_config_keys(), PROJECT)
+        day2.refuse_plain_text_secrets(p, stack_config, PROJECT)
     for key in raw:
         if key not in KNOWN_KEYS:
             p.add(key, raw[key], "unknown key; known keys: " + ", ".join(KNOWN_KEYS))
@@ -425,9 +449,37 @@ def parse_settings(
     )
 
     security = _security(p, raw.get("security"))
-    backup = parse_backup(
-        p, raw.get("backup") or None, raw.get("restoreFrom") or None, mode=database.mode, protect=protect
+    if database.mode == "external":
+        day2.refuse_backup_in_external_mode(p, raw.get("backup") or None, raw.get("restoreFrom") or None)
+    backup = (
+        parse_backup(
+            p, raw.get("backup") or None, raw.get("restoreFrom") or None, mode=database.mode, protect=protect
+        )
+        if database.mode != "external"
+        else None
     )
+    day2.check_ingress_namespace(p, raw.get("networkPolicy"), raw.get("ingress"), platform)
+    projects = tuple(
+        replace(project, actions_env=env, actions_env_from=env_from)
+        for project, (env, env_from) in zip(
+            projects,
+            day2.actions_env_per_project(p, raw, [pr.id for pr in projects], project_id),
+            strict=True,
+        )
+    )
+    day2.check_extra_egress_targets(
+        p,
+        network_policy.extra_egress,
+        botfront_api=release.botfront_api is not None,
+        duckling=duckling,
+        actions=any(pr.actions_image for pr in projects),
+        mode=database.mode,
+        backup=backup is not None,
+    )
+    image_pull_secrets = day2.parse_image_pull_secrets(p, raw.get("imagePullSecrets"))
+    placement = day2.parse_placement(p, raw.get("placement"))
+    create_namespace = day2.parse_create_namespace(p, raw.get("createNamespace"))
+    rotate = day2.parse_rotate(p, raw.get("rotate"))
     if root_url and rasa_url:
         _check_public_urls(p, projects, root_url, rasa_url)
     p.raise_if_any(stack)
@@ -437,6 +489,7 @@ def parse_settings(
             "botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
             "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore it."
         )
+    day2.warn_all(day2.tls_and_platform_warnings(raw, root_url, platform))
     return Settings(
         stack=stack,
         release=release,
@@ -464,12 +517,19 @@ def parse_settings(
         projects=projects,
         backup=backup,
         security=security,
+        image_pull_secrets=image_pull_secrets,
+        placement=placement,
+        create_namespace=create_namespace,
+        rotate=rotate,
     )
 
 
 def _database(p: Problems, value: Any) -> Database:
-    raw = p.mapping("database", value, ("mode", "name", "oplog", "size", "storageClass"))
-    mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas"))
+    raw = p.mapping(
+        "database", value, ("mode", "name", "oplog", "size", "storageClass", *day2.EXTERNAL_DATABASE_KEYS)
+    )
+    mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas", "external"))
+    url_secret, oplog_url_secret = day2.parse_external_database(p, raw, mode)
     if isinstance(raw.get("name"), str) and raw["name"].lower() in RESERVED_DATABASES:
         p.add("database.name", raw["name"], "a MongoDB system database; use a name of its own, e.g. bf")
     if mode == "atlas":
@@ -492,7 +552,9 @@ def _database(p: Problems, value: Any) -> Database:
         ),
         # Atlas only runs MongoDB 7.0+, whose oplog entries Botfront's Meteor 2.0 cannot read
         # (components/atlas_settings.py): there the oplog is off unless a stack turns it on.
-        oplog=p.boolean("database.oplog", raw.get("oplog"), mode == "incluster"),
+        oplog=p.boolean(
+            "database.oplog", raw.get("oplog"), mode == "incluster" or oplog_url_secret is not None
+        ),
         size=check_quantity(p, "database.size", raw.get("size"), "bytes") or "10Gi",
         storage_class=p.string(
             "database.storageClass",
@@ -503,6 +565,8 @@ def _database(p: Problems, value: Any) -> Database:
             max_len=253,
         )
         or None,
+        url_secret=url_secret,
+        oplog_url_secret=oplog_url_secret,
     )
 
 
@@ -521,7 +585,7 @@ def _images(p: Problems, value: Any, release: Release) -> dict[str, str]:
 
 
 def _actions(p: Problems, value: Any, path: str = "actions") -> str | None:
-    raw = p.mapping(path, value, ("image",))
+    raw = p.mapping(path, value, ("image", "env", "envFrom"))
     if not raw:
         return None
     image = raw.get("image")
@@ -758,7 +822,7 @@ def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:
 
 
 def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
-    raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace"))
+    raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace", "extraEgress"))
     namespace = p.string(
         "networkPolicy.ingressNamespace",
         raw.get("ingressNamespace"),
@@ -770,6 +834,7 @@ def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
     return NetworkPolicy(
         enabled=p.boolean("networkPolicy.enabled", raw.get("enabled"), True),
         ingress_namespace=namespace or (None if platform == "openshift" else "ingress-nginx"),
+        extra_egress=day2.parse_extra_egress(p, raw.get("extraEgress")),
     )
 
 
@@ -858,4 +923,4 @@ def _decode(text: str) -> Any:
 
 def load_settings() -> Settings:
     raw, secrets = read_raw_config(pulumi.Config(PROJECT))
-    return parse_settings(raw, pulumi.get_stack(), secrets)
+    return parse_settings(raw, pulumi.get_stack(), secrets, day2.read_stack_config())

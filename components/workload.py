@@ -16,6 +16,8 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.policy.v1 as policy
 
+from components.day2_settings import EnvSource, Placement
+from components.pod_options import co_locate_affinity, env_from, pod_scheduling
 from components.settings import Resources
 
 PART_OF = "botfront"
@@ -52,6 +54,8 @@ class Env:
     name: str
     value: str | None = None
     secret_key: str | None = None
+    # Another Secret than the stack's (database.mode external: the user's Secret).
+    secret_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class ServiceSpec:
     # Headless, with not-ready addresses published: DNS answers with the pod's own IP even before
     # it is ready (a replica set member must resolve its own host name to initiate).
     headless: bool = False
+    # Existing Secrets and ConfigMaps loaded whole (the actions server's envFrom).
+    env_from: tuple[EnvSource, ...] = ()
 
 
 @dataclass
@@ -133,6 +139,8 @@ class WorkloadArgs:
     # Checksums of the config each pod reads, so a change rolls exactly those pods.
     pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
+    placement: Placement = field(default_factory=Placement)
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -170,7 +178,7 @@ class Workload(pulumi.ComponentResource):
                 name=spec.name,
                 namespace=args.namespace,
                 labels=pod_labels,
-                annotations=analyzer_skips(spec.image, any(e.secret_key for e in spec.env)) or None,
+                annotations=analyzer_skips(spec.image, _reads_secrets_from_env(spec)) or None,
             ),
             spec=apps.DeploymentSpecArgs(
                 replicas=spec.replicas,
@@ -304,6 +312,7 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
         working_dir=spec.working_dir,
         ports=[core.ContainerPortArgs(name=spec.port_name, container_port=spec.port, protocol="TCP")],
         env=[_env(e, args.secret_name) for e in spec.env] or None,
+        env_from=env_from(spec.env_from),
         resources=_resources(spec.resources),
         startup_probe=_probe(spec.probes.startup, spec.port_name),
         liveness_probe=_probe(spec.probes.liveness, spec.port_name),
@@ -325,7 +334,11 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
         init_containers=init_containers or None,
         containers=[container],
         volumes=[_volume(v) for v in spec.volumes + writable] or None,
-        affinity=_affinity(spec),
+        **pod_scheduling(
+            args.image_pull_secrets,
+            args.placement,
+            co_locate_affinity(CO_LOCATE_LABEL, spec.co_locate) if spec.co_locate else None,
+        ),
         topology_spread_constraints=[
             core.TopologySpreadConstraintArgs(
                 max_skew=1,
@@ -339,19 +352,8 @@ def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
     )
 
 
-def _affinity(spec: ServiceSpec) -> core.AffinityArgs | None:
-    if not spec.co_locate:
-        return None
-    return core.AffinityArgs(
-        pod_affinity=core.PodAffinityArgs(
-            required_during_scheduling_ignored_during_execution=[
-                core.PodAffinityTermArgs(
-                    topology_key="kubernetes.io/hostname",
-                    label_selector=meta.LabelSelectorArgs(match_labels={CO_LOCATE_LABEL: spec.co_locate}),
-                )
-            ]
-        )
-    )
+def _reads_secrets_from_env(spec: ServiceSpec) -> bool:
+    return any(e.secret_key for e in spec.env) or any(s.kind == "secretRef" for s in spec.env_from)
 
 
 def _volume_name(path: str) -> str:
@@ -363,7 +365,9 @@ def _env(env: Env, secret_name: str) -> core.EnvVarArgs:
         return core.EnvVarArgs(
             name=env.name,
             value_from=core.EnvVarSourceArgs(
-                secret_key_ref=core.SecretKeySelectorArgs(name=secret_name, key=env.secret_key)
+                secret_key_ref=core.SecretKeySelectorArgs(
+                    name=env.secret_name or secret_name, key=env.secret_key
+                )
             ),
         )
     return core.EnvVarArgs(name=env.name, value=env.value)

@@ -41,8 +41,14 @@ CANONICAL_CHANGES: dict[str, tuple[str, dict[str, Any]]] = {
     "rootUrl (rasaUrl derived)": ("dev", {"rootUrl": "https://bots.dev.example.com"}),
     "rootUrl (rasaUrl explicit)": ("prod", {"rootUrl": "https://bots.example.com"}),
     "botfront replicas 2 -> 3": ("prod", {"replicas": {"botfront": 3, "duckling": 2}}),
+    "add a project": ("dev", {"projects": [{"id": "bf"}, {"id": "shop", "environments": ["production"]}]}),
+    "set mailUrl": ("dev", {}),
 }
-# Kinds whose replacement would lose data or interrupt traffic.
+# Changes made with `pulumi config set --secret` (plain text is refused for these keys).
+CANONICAL_SECRETS: dict[str, dict[str, str]] = {
+    "set mailUrl": {"mailUrl": "smtp://bot:password@mail.example.com:587"},
+}
+# Kinds whose change or removal would lose data or interrupt traffic (adding one is harmless).
 MUST_NOT_CHANGE = (
     "kubernetes:core/v1:PersistentVolumeClaim",
     "kubernetes:core/v1:Namespace",
@@ -73,10 +79,13 @@ def short(urn: str) -> str:
 
 def blast_radius(name: str) -> dict[str, Any]:
     stack, overrides = CANONICAL_CHANGES[name]
-    diff = changed_resources(run_program(stack), run_program(stack, overrides))
+    after = run_program(stack, overrides, secrets=CANONICAL_SECRETS.get(name))
+    diff = changed_resources(run_program(stack), after)
     touched = diff["changed"] + diff["added"] + diff["removed"]
     dangerous = [
-        short(u) for u in touched if any(f"${kind}::" in u or f"::{kind}::" in u for kind in MUST_NOT_CHANGE)
+        short(u)
+        for u in diff["changed"] + diff["removed"]
+        if any(f"${kind}::" in u or f"::{kind}::" in u for kind in MUST_NOT_CHANGE)
     ]
     return {
         "change": name,

@@ -159,9 +159,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ.startswith("random:index/random"):
             special = state.get("special", True) is not False
-            value = fake_secret(
-                args.name, int(state.get("length", 16)), special, state.get("overrideSpecial")
-            )
+            # New keepers make a new value, as the provider's replacement would (botfront:rotate).
+            seed = args.name + (json.dumps(state["keepers"], sort_keys=True) if state.get("keepers") else "")
+            value = fake_secret(seed, int(state.get("length", 16)), special, state.get("overrideSpecial"))
             self.generated.append(value)
             state["result"] = value
             return f"{args.name}-id", state

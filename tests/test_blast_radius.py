@@ -28,6 +28,29 @@ EXPECTED = {
         "kubernetes:networking.k8s.io/v1:Ingress botfront",
     },
     "botfront replicas 2 -> 3": {"kubernetes:apps/v1:Deployment botfront"},
+    # Only new objects and the shared ones that list every Rasa: each pod's checksum covers the
+    # keys it reads, so the new token in botfront-secrets rolls no existing workload.
+    "add a project": {
+        "botfront:workload:Workload rasa-shop-production",
+        "kubernetes:apps/v1:Deployment rasa-shop-production",
+        "kubernetes:core/v1:Service rasa-shop-production",
+        "kubernetes:core/v1:PersistentVolumeClaim models-shop-production",
+        "kubernetes:core/v1:Secret rasa-config-shop-production",
+        "kubernetes:networking.k8s.io/v1:Ingress rasa-shop-production",
+        "random:index/randomPassword:RandomPassword secrets-rasa-auth-token-shop-production",
+        "kubernetes:core/v1:Secret botfront-secrets",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-to-rasa-shop-production",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-from-rasa-shop-production",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-to-botfront",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-from-botfront",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-to-duckling",
+    },
+    # botfront reads MAIL_URL and may now reach SMTP; rasa (API key, token) does not roll.
+    "set mailUrl": {
+        "kubernetes:core/v1:Secret botfront-secrets",
+        "kubernetes:apps/v1:Deployment botfront",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy allow-from-botfront",
+    },
 }
 
 
@@ -37,6 +60,15 @@ def test_blast_radius_of_canonical_changes(change: str) -> None:
     assert set(result["resources"]) == EXPECTED[change]
     assert result["count"] == len(EXPECTED[change])
     assert result["data_or_service_touched"] == []
+
+
+def test_adding_a_project_leaves_every_existing_workload_untouched() -> None:
+    from ops.bench import CANONICAL_CHANGES, changed_resources
+
+    stack, overrides = CANONICAL_CHANGES["add a project"]
+    diff = changed_resources(run_program(stack), run_program(stack, overrides))
+    kinds = ("Deployment", "StatefulSet", "CronJob", "Job", "Service", "PersistentVolumeClaim")
+    assert [u for u in diff["changed"] + diff["removed"] if any(f":{k}::" in u for k in kinds)] == []
 
 
 def test_ephemeral_footprint_is_at_most_half_of_prod_and_has_no_atlas() -> None:
