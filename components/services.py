@@ -1,7 +1,8 @@
 """What each Botfront service is, as data: a `ServiceSpec` per service from the settings.
 
-Facts (ports, env vars, health paths, image users) come from shared/reference/botfront-facts.md.
-No Pulumi resources here: `components/platform.py` feeds these specs to the shared builder.
+What the images need (ports, probes, launch flags, token support, write paths) is read from the
+release's facts in `components/releases.py`, where each one cites its upstream source. No Pulumi
+resources here: `components/platform.py` feeds these specs to the shared builder.
 """
 
 from __future__ import annotations
@@ -9,13 +10,25 @@ from __future__ import annotations
 from dataclasses import replace
 
 from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
+from components.releases import (
+    ACTIONS,
+    BOTFRONT,
+    BOTFRONT_API,
+    BOTFRONT_API_COMMAND,
+    BOTFRONT_NODE,
+    DUCKLING,
+    DUCKLING_COMMAND,
+    PORTS,
+    RASA,
+    RASA_CONFIG_FLAGS,
+    RASA_CREDENTIALS,
+    RASA_ENDPOINTS,
+    Release,
+)
 from components.settings import Project, RasaInstance, Settings
 from components.workload import RUN_AS_USER, Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
 
-# Names in-cluster clients use: Botfront seeds exactly these hosts into its default endpoints
-# and instance settings (ORCHESTRATOR=docker-compose defaults).
-BOTFRONT, RASA, DUCKLING, ACTIONS, BOTFRONT_API = "botfront", "rasa", "duckling", "actions", "botfront-api"
-PORTS = {BOTFRONT: 3000, RASA: 5005, DUCKLING: 8000, ACTIONS: 5055, BOTFRONT_API: 8080}
+__all__ = ["ACTIONS", "BOTFRONT", "BOTFRONT_API", "DUCKLING", "PORTS", "RASA", "application_specs"]
 
 SECRET_NAME = "botfront-secrets"  # API key, Rasa token, Mongo URLs, mail URL
 MODELS_CLAIM = "models"
@@ -36,19 +49,44 @@ class SecretKeys:
 # writable for the other on the shared volume.
 MODELS_GROUP = RUN_AS_USER
 
-# Every rasa-for-botfront image's own CMD expands the token into `rasa run --auth-token $TOKEN`
-# (or takes it only as an argument), where any process listing shows it. This launcher passes it
-# from the environment to Rasa's argument parser inside Python: it is in no pod spec and no
-# process's argv. It also leaves out the images' `--debug`, which logs message contents.
-_RASA_LAUNCH = (
-    "python",
-    "-c",
-    "import os, sys\n"
-    "from rasa.__main__ import main\n"
-    "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN'],"
-    " '--model', os.environ['MODEL_PATH']]\n"
-    "main()\n",
-)
+# An arbitrary UID has no home directory; Rasa, matplotlib and npm keep caches under HOME.
+SCRATCH_HOME = "/tmp"
+
+# Readiness of Botfront releases whose /health demands the API key: GET /health with
+# `authorization` read from the container's own environment (API_KEY, by secretKeyRef), so the
+# key is in no pod spec. /health forwards the header to its healthCheck GraphQL query
+# (botfront/botfront@v1.0.4:botfront/imports/startup/server/apollo.js, same at v1.0.3, v0.27.5);
+# that query answers only while MongoDB is connected. PORT is the container's, 3000.
+BOTFRONT_HEALTH_PROBE_JS = """\
+const req = require('http').get({
+  host: '127.0.0.1', port: process.env.PORT, path: '/health', timeout: 4000,
+  headers: { authorization: process.env.API_KEY || '' },
+}, (res) => { res.resume(); process.exit(res.statusCode === 200 ? 0 : 1); });
+req.on('timeout', () => req.destroy(new Error('timeout')));
+req.on('error', () => process.exit(1));
+"""
+
+
+def rasa_launcher(release: Release) -> tuple[str, ...]:
+    """`rasa run` from the mounted files, with the token (when the release uses one) from the
+    environment.
+
+    Every rasa-for-botfront image's own CMD expands the token into `rasa run --auth-token $TOKEN`
+    (or takes it only as an argument), where any process listing shows it; this hands it to
+    Rasa's argument parser inside Python, so it is in no pod spec and no process's argv. Both
+    config flags always: see RASA_CONFIG_FLAGS. It leaves out the images' `--debug`, which logs
+    message contents.
+    """
+    argv = ["rasa", "run", "--enable-api", *RASA_CONFIG_FLAGS]
+    lines = [
+        "import os, sys",
+        "from rasa.__main__ import main",
+        f"sys.argv = {argv!r} + ['--model', os.environ['MODEL_PATH']]",
+    ]
+    if release.rasa_token:
+        lines.append("sys.argv += ['--auth-token', os.environ['AUTH_TOKEN']]")
+    lines.append("main()")
+    return ("python", "-c", "\n".join(lines) + "\n")
 
 
 def _security(settings: Settings, key: str, default: Security) -> Security:
@@ -72,9 +110,9 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
         Env("BF_PROJECT_ID", settings.project_id),
-        # Seeds endpoints, credentials and instance with the docker-compose host names, which
-        # are this stack's Service names.
-        Env("ORCHESTRATOR", "docker-compose"),
+        # No ORCHESTRATOR: 1.0.x reads it only as `=== 'gke'` (anything else seeds the
+        # docker-compose names, this stack's Service names) and 0.27.5 not at all
+        # (botfront/botfront@v1.0.5:botfront/imports/api/setup.js; v0.27.5 has no reference).
     ]
     if settings.database.oplog:
         env.append(Env("MONGO_OPLOG_URL", secret_key=SecretKeys.MONGO_OPLOG_URL))
@@ -83,7 +121,8 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
     # Botfront <= 1.0.3 writes the trained model to the shared volume and PUTs it to Rasa; later
     # releases let Rasa store and load its own model, and Botfront needs no volume (nor a node
     # shared with Rasa).
-    writes_models = settings.release.botfront_writes_models
+    release = settings.release
+    writes_models = release.botfront_writes_models
     if writes_models:
         env.append(Env("MODELS_LOCAL_PATH", MODELS_PATH + "/"))
     return ServiceSpec(
@@ -95,8 +134,12 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
             # The entrypoint waits for MongoDB before Meteor opens the port.
             startup=Probe(period=10, failure_threshold=30),
             liveness=Probe(period=20, failure_threshold=3),
-            # /health runs the GraphQL healthCheck: Mongo connected (exempt from API_KEY).
-            readiness=Probe(path="/health", period=10, failure_threshold=3),
+            # /health runs the GraphQL healthCheck: Mongo connected.
+            readiness=Probe(path="/health", period=10, failure_threshold=3)
+            if release.health_open
+            else Probe(
+                command=(BOTFRONT_NODE, "-e", BOTFRONT_HEALTH_PROBE_JS), period=10, failure_threshold=3
+            ),
         ),
         resources=settings.resources["botfront"],
         replicas=settings.replicas["botfront"],
@@ -113,12 +156,13 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         Env("BF_PROJECT_ID", instance.project_id),
         Env("BOTFRONT_ENV", instance.environment),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
-        Env("AUTH_TOKEN", secret_key=instance.token_key),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
-        # An arbitrary UID has no home directory; Rasa and its libraries keep caches under HOME.
-        Env("HOME", "/tmp"),
+        # ~/.config (Rasa's telemetry config) lands under the /tmp emptyDir too.
+        Env("HOME", SCRATCH_HOME),
     ]
+    if settings.release.rasa_token:
+        env.append(Env("AUTH_TOKEN", secret_key=instance.token_key))
     if settings.duckling:
         env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
     # Only the default instance shares its volume with botfront (and so its node), and only for
@@ -131,7 +175,7 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         image=settings.images["rasa"],
         port=PORTS[RASA],
         env=tuple(env),
-        command=_RASA_LAUNCH,
+        command=rasa_launcher(settings.release),
         probes=Probes(
             # Loading a large model can take minutes; until then only the startup probe runs.
             startup=Probe(path="/", period=10, failure_threshold=60),
@@ -146,18 +190,15 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         ),
         mounts=(
             Mount(volume="models", path=MODELS_PATH),
-            Mount(volume="rasa-config", path="/app/endpoints.yml", sub_path="endpoints.yml", read_only=True),
-            Mount(
-                volume="rasa-config", path="/app/credentials.yml", sub_path="credentials.yml", read_only=True
-            ),
+            Mount(volume="rasa-config", path=RASA_ENDPOINTS, sub_path="endpoints.yml", read_only=True),
+            Mount(volume="rasa-config", path=RASA_CREDENTIALS, sub_path="credentials.yml", read_only=True),
         ),
         # One replica per project and environment: trackers live in process memory.
         replicas=1,
         recreate=settings.models.shared_by_node,
-        # Rasa and matplotlib write config under /.config and scratch files under /tmp.
-        security=_security(
-            settings, "rasa", Security(fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config"))
-        ),
+        # The images declare VOLUME /tmp (Dockerfile.botfront, Dockerfile_botfront at each tag);
+        # training unpacks and packs models there. ASSUMPTION: 1Gi holds one model being built.
+        security=_security(settings, "rasa", Security(fs_group=MODELS_GROUP, scratch_size="1Gi")),
         co_locate=MODELS_CLAIM if shares_node else None,
     )
 
@@ -174,10 +215,8 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["duckling"],
         replicas=settings.replicas["duckling"],
-        # duckling-example-exe creates log/ in its working directory at start: make that the
-        # writable /tmp rather than the read-only image root (its zoneinfo/ lookup is relative
-        # too, and already finds nothing in the image's own directory).
-        working_dir="/tmp",
+        # No access or error log files (and so no log/ directory on the read-only root).
+        command=DUCKLING_COMMAND,
         security=_security(settings, "duckling", Security()),
     )
 
@@ -209,7 +248,10 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
             Env("MONGO_URL", secret_key=SecretKeys.MONGO_URL),
             Env("PORT", str(PORTS[BOTFRONT_API])),
             Env("NODE_ENV", "production"),
+            Env("HOME", SCRATCH_HOME),
         ),
+        # The image's `npm start` is `node app.js`; run node directly (no npm cache or log).
+        command=BOTFRONT_API_COMMAND,
         probes=Probes(
             # botfront-api listens only once MongoDB answers, then /health-check reports health.
             startup=Probe(period=10, failure_threshold=30),
