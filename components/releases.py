@@ -198,7 +198,7 @@ def _sources(botfront_tag: str, rasa_tag: str) -> dict[str, str]:
         "images": bf + "cli/project-template/.botfront/botfront.yml",
         "botfront_writes_models": bf + "botfront/imports/api/instances/instances.methods.js (rasa.train)",
         "regression_test_channel": rasa + "rasa_addons/core/channels/",
-        "health_open": bf + "botfront/imports/startup/server/apollo.js (context, /health)",
+        "health_open": bf + "botfront/imports/startup/server/apollo.js (context; /health)",
         "rasa_token": bf
         + "botfront/imports/api/instances/instances.methods.js, "
         + bf
