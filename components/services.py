@@ -158,7 +158,9 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
-        # ~/.config (Rasa's telemetry config) lands under the /tmp emptyDir too.
+        # Rasa's user config, ~/.config/rasa/global.yml, lands in the /tmp emptyDir too
+        # (botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/constants.py GLOBAL_USER_CONFIG_PATH,
+        # the same at v2.2.5-bf.5 and v1.10.16-bf.1).
         Env("HOME", SCRATCH_HOME),
     ]
     if settings.release.rasa_token:
