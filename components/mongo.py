@@ -18,6 +18,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
+from components.releases import MONGO, SCRATCH
 from components.settings import Resources
 from components.workload import (
     RUN_AS_USER,
@@ -33,7 +34,7 @@ from components.workload import (
     WorkloadArgs,
 )
 
-SERVICE = "mongo"
+SERVICE = MONGO
 PORT = 27017
 REPLICA_SET = "rs0"
 ROOT_USER = "root"
@@ -234,10 +235,10 @@ class InClusterMongo(MongoDatabase):
             post_start=("bash", "-c", BOOTSTRAP),
             recreate=True,  # one writer on a ReadWriteOnce volume
             # Any UID works: the entrypoint only switches users when started as root.
-            # mongod writes its socket under /tmp and nothing under /data/configdb (a VOLUME of the
-            # image, docker-library/mongo@f91923968:4.4/Dockerfile) on a standalone member.
             security=Security(
-                fs_group=RUN_AS_USER, writable_paths=("/tmp", "/data/configdb"), scratch_size="64Mi"
+                fs_group=RUN_AS_USER,
+                writable_paths=SCRATCH[SERVICE].paths,
+                scratch_size=SCRATCH[SERVICE].size,
             ),
             headless=True,
         )

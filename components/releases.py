@@ -79,6 +79,40 @@ BOTFRONT_NODE = "node"
 
 
 @dataclass(frozen=True)
+class Scratch:
+    """Where an image writes outside its volumes (each path becomes a bounded emptyDir, so the
+    root filesystem stays read-only), and the bound of each."""
+
+    paths: tuple[str, ...]
+    size: str
+
+
+# No image needs its own user: each runs under the arbitrary UID the pods set
+# (components/workload.py RUN_AS_USER), with HOME pointed at /tmp where a tool wants a home.
+# rasa-for-botfront declares USER 1001 with /app group-0 writable, and VOLUME /tmp
+# (botfront/rasa-for-botfront@v2.3.3-bf.3:docker/Dockerfile.botfront); the others run as root
+# by default; the MongoDB entrypoint switches users only when started as root
+# (docker-library/mongo@f91923968:4.4/docker-entrypoint.sh, `id -u`). The sizes are ours
+# (ASSUMPTION): the kubelet evicts a pod that writes past them.
+SCRATCH: Mapping[str, Scratch] = {
+    # Botfront 1.0.x clones a project's git repository to /tmp/<md5(url)>
+    # (botfront/botfront@v1.0.5:botfront/imports/api/importExport/export.methods.js `getRemote`).
+    BOTFRONT: Scratch(("/tmp",), "512Mi"),
+    # Training unpacks and packs models in temporary directories; HOME=/tmp holds
+    # ~/.config/rasa/global.yml (botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/constants.py
+    # GLOBAL_USER_CONFIG_PATH, the same at v2.2.5-bf.5 and v1.10.16-bf.1) and MPLCONFIGDIR.
+    RASA: Scratch(("/tmp",), "1Gi"),
+    # With DUCKLING_COMMAND's flags Duckling writes no file at all; /tmp is the usual spare.
+    DUCKLING: Scratch(("/tmp",), "64Mi"),
+    ACTIONS: Scratch(("/tmp",), "256Mi"),  # the user's code: a conventional /tmp
+    BOTFRONT_API: Scratch(("/tmp",), "64Mi"),  # HOME, for node and npm
+    # mongod's socket file and the shell's history (HOME=/tmp); /data/configdb is a VOLUME of
+    # the image (docker-library/mongo@f91923968:4.4/Dockerfile), unused by a replica set member.
+    MONGO: Scratch(("/tmp", "/data/configdb"), "64Mi"),
+}
+
+
+@dataclass(frozen=True)
 class Call:
     """Pods of `source` open `target`'s port (PORTS) for `why`; `cited` is where the call is made."""
 

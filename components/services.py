@@ -23,6 +23,7 @@ from components.releases import (
     RASA_CONFIG_FLAGS,
     RASA_CREDENTIALS,
     RASA_ENDPOINTS,
+    SCRATCH,
     Release,
 )
 from components.settings import Project, RasaInstance, Settings
@@ -89,8 +90,11 @@ def rasa_launcher(release: Release) -> tuple[str, ...]:
     return ("python", "-c", "\n".join(lines) + "\n")
 
 
-def _security(settings: Settings, key: str, default: Security) -> Security:
-    """The service's restricted default, with the stack's `botfront:security.<key>` relaxations."""
+def _security(settings: Settings, key: str, kind: str, fs_group: int | None = None) -> Security:
+    """The service's restricted default, writable where its image writes (SCRATCH[kind]), with
+    the stack's `botfront:security.<key>` relaxations."""
+    scratch = SCRATCH[kind]
+    default = Security(fs_group=fs_group, writable_paths=scratch.paths, scratch_size=scratch.size)
     override = settings.security.get(key)
     if override is None:
         return default
@@ -145,7 +149,7 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         replicas=settings.replicas["botfront"],
         volumes=(Volume(name="models", claim=MODELS_CLAIM),) if writes_models else (),
         mounts=(Mount(volume="models", path=MODELS_PATH),) if writes_models else (),
-        security=_security(settings, "botfront", Security(fs_group=MODELS_GROUP)),
+        security=_security(settings, "botfront", BOTFRONT, fs_group=MODELS_GROUP),
         co_locate=MODELS_CLAIM if writes_models and settings.models.shared_by_node else None,
     )
 
@@ -158,9 +162,7 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
-        # Rasa's user config, ~/.config/rasa/global.yml, lands in the /tmp emptyDir too
-        # (botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/constants.py GLOBAL_USER_CONFIG_PATH,
-        # the same at v2.2.5-bf.5 and v1.10.16-bf.1).
+        # Rasa's user config (~/.config) lands in the /tmp emptyDir too: see SCRATCH.
         Env("HOME", SCRATCH_HOME),
     ]
     if settings.release.rasa_token:
@@ -198,9 +200,7 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         # One replica per project and environment: trackers live in process memory.
         replicas=1,
         recreate=settings.models.shared_by_node,
-        # The images declare VOLUME /tmp (Dockerfile.botfront, Dockerfile_botfront at each tag);
-        # training unpacks and packs models there. ASSUMPTION: 1Gi holds one model being built.
-        security=_security(settings, "rasa", Security(fs_group=MODELS_GROUP, scratch_size="1Gi")),
+        security=_security(settings, "rasa", RASA, fs_group=MODELS_GROUP),
         co_locate=MODELS_CLAIM if shares_node else None,
     )
 
@@ -219,7 +219,7 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         replicas=settings.replicas["duckling"],
         # No access or error log files (and so no log/ directory on the read-only root).
         command=DUCKLING_COMMAND,
-        security=_security(settings, "duckling", Security()),
+        security=_security(settings, "duckling", DUCKLING),
     )
 
 
@@ -237,7 +237,7 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         ),
         resources=settings.resources["actions"],
         replicas=settings.replicas["actions"],
-        security=_security(settings, "actions", Security()),
+        security=_security(settings, "actions", ACTIONS),
     )
 
 
@@ -262,7 +262,7 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
         ),
         resources=settings.resources["botfrontApi"],
         replicas=settings.replicas["botfrontApi"],
-        security=_security(settings, "botfrontApi", Security()),
+        security=_security(settings, "botfrontApi", BOTFRONT_API),
     )
 
 
