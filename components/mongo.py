@@ -70,20 +70,22 @@ mv -f {KEYFILE_DIR}/keyfile.new {KEYFILE_DIR}/keyfile
 # create the application user. So this hook initiates the set when it is not yet initiated and,
 # once this member is primary, creates the application user or resets its password and roles to
 # the stack's: both idempotent. It gives up after MONGO_BOOTSTRAP_ATTEMPTS tries
-# MONGO_BOOTSTRAP_INTERVAL seconds apart (defaults 150 x 2 s) with a non-zero exit, so the kubelet
-# kills and restarts the container (a failed postStart hook) instead of keeping a server without
-# its set or its user; the container is not Running, so not Ready, until the hook succeeds.
+# MONGO_BOOTSTRAP_INTERVAL seconds apart (defaults 150 x 2 s; each shell call is cut after
+# MONGO_BOOTSTRAP_CALL_TIMEOUT, 20 s) with a non-zero exit, so the kubelet kills and restarts the
+# container (a failed postStart hook) instead of keeping a server without its set or its user;
+# the container is not Running, so not Ready, until the hook succeeds.
 # Passwords go from the mounted Secret files into the shell's stdin: never into an environment
 # variable of the pod spec or any process's argv.
 BOOTSTRAP = f"""\
 attempts="${{MONGO_BOOTSTRAP_ATTEMPTS:-150}}"
 interval="${{MONGO_BOOTSTRAP_INTERVAL:-2}}"
+call_timeout="${{MONGO_BOOTSTRAP_CALL_TIMEOUT:-20}}"
 roles='{{role: "readWrite", db: "'"$MONGO_APP_DATABASE"'"}}'
 if [ "$MONGO_APP_OPLOG" = "true" ]; then
   roles="$roles, {{role: \\"read\\", db: \\"local\\"}}"
 fi
 for attempt in $(seq 1 "$attempts"); do
-  state=$(mongo --quiet admin 2>/dev/null <<EOF
+  state=$(timeout "$call_timeout" mongo --quiet admin 2>/dev/null <<EOF
 db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
 var s = db.adminCommand({{replSetGetStatus: 1}});
 if (s.code === 94) {{

@@ -151,6 +151,7 @@ printf '%s\\n' "$@" > "$STUB_LOG/args"
 cat >> "$STUB_LOG/stdin"
 count=$(( $(cat "$STUB_LOG/calls" 2>/dev/null || echo 0) + 1 ))
 echo "$count" > "$STUB_LOG/calls"
+[ "$STUB_ANSWERS" = hang ] && exec sleep 60
 set -- $STUB_ANSWERS
 [ "$count" -le "$#" ] && shift $(( count - 1 )) || shift $(( $# - 1 ))
 echo "$1"
@@ -313,3 +314,14 @@ def test_keyfile_init_container_is_idempotent_for_a_user_without_capabilities() 
         assert _run_as_nobody(old).returncode != 0
     finally:
         shutil.rmtree(root)
+
+
+def test_post_start_is_bounded_even_when_the_shell_hangs(tmp_path: Any) -> None:
+    import time
+
+    started = time.monotonic()
+    result, _, _, calls = run_bootstrap(
+        tmp_path, "hang", MONGO_BOOTSTRAP_ATTEMPTS="2", MONGO_BOOTSTRAP_CALL_TIMEOUT="1"
+    )
+    assert result.returncode != 0 and calls == 2
+    assert time.monotonic() - started < 10
