@@ -256,3 +256,26 @@ def test_mongo_is_the_fixed_patch_and_every_empty_dir_is_bounded(release: str) -
                 seen += 1
                 assert volume["emptyDir"].get("sizeLimit"), (name, volume)
     assert seen >= len(pods)
+
+
+def test_every_rasa_instance_is_public_on_its_channel_paths_only_and_calls_its_own_actions() -> None:
+    projects = [
+        {"id": "bf", "environments": ["development", "production"], "actions": ACTIONS},
+        {"id": "support", "environments": ["production"], "actions": {"image": "acme/support:1.0"}},
+    ]
+    plan = plan_for("dev", projects=projects)
+    ingresses = plan.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    rasa = {r.name: r.inputs["spec"]["rules"][0]["http"]["paths"] for r in ingresses if r.name != "botfront"}
+    assert set(rasa) == {"rasa", "rasa-bf-production", "rasa-support-production"}
+    for name, paths in rasa.items():
+        assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [
+            ("/socket.io/", name),
+            ("/webhooks/", name),
+        ]
+    egress, _ = allowed(plan)
+    to_actions = {(s, t) for s, t, port in egress if port == 5055}
+    assert to_actions == {
+        ("rasa", "actions"),
+        ("rasa-bf-production", "actions"),
+        ("rasa-support-production", "actions-support"),
+    }
