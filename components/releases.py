@@ -41,11 +41,12 @@ PORTS: Mapping[str, int] = {
 # `botfront/duckling` only ever published `latest`. RasaHQ's Duckling image serves the same
 # HTTP API (`POST /parse`, `GET /` answers "quack!": RasaHQ/duckling@f7bcca0:exe/ExampleMain.hs).
 DUCKLING_IMAGE = "rasa/duckling:0.2.0.2"
-# The server's own flags: without --no-access-log/--no-error-log snap-server's
-# `commandLineConfig` logs to files and `setupLogs` creates log/ in the working directory
-# (RasaHQ/duckling@f7bcca0:exe/ExampleMain.hs `setupLogs`, `main`; the image's CMD is this line:
-# RasaHQ/duckling@f7bcca0:Dockerfile). ASSUMPTION: rasa/duckling:0.2.0.2 was built from that
-# branch; the mirror has no tag for it, so the command is set explicitly rather than trusted.
+# The server's own flags: snap-server's `commandLineConfig` logs accesses and errors to files unless
+# told not to, and `setupLogs` then creates log/ in the working directory
+# (RasaHQ/duckling@f7bcca0:exe/ExampleMain.hs `setupLogs`, `main`). RasaHQ's image passes
+# `--no-access-log --no-error-log` since RasaHQ/duckling@3944979:Dockerfile ("no logging by
+# default"), so the binary takes them. ASSUMPTION: rasa/duckling:0.2.0.2 was built from that
+# branch (the mirror has no tag for it), which is why the command is set here, not trusted.
 DUCKLING_COMMAND = ("duckling-example-exe", "-p", str(PORTS[DUCKLING]), "--no-access-log", "--no-error-log")
 # Botfront 1.0.5 ships the 3.6.x node driver (Meteor 2.0, npm-mongo 3.8.1), which predates
 # MongoDB 5. 4.4.29 has CVE-2025-14847 (zlib message compression, unauthenticated memory
