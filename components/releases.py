@@ -79,6 +79,23 @@ BOTFRONT_API_COMMAND = ("node", "app.js")
 BOTFRONT_NODE = "node"
 
 
+# What each image answers for probes. Botfront's runs the GraphQL healthCheck (MongoDB connected)
+# and needs the API key except at 1.0.5 (`Release.health_open`;
+# botfront/botfront@v1.0.5:botfront/imports/startup/server/apollo.js `/health`).
+BOTFRONT_HEALTH = "/health"
+# Rasa's `hello` (botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/server.py `@app.get("/")`, the same
+# at v1.10.16-bf.1) answers once the server is up; the webchat channel's GET / under its prefix
+# (@v2.3.3-bf.3:rasa_addons/core/channels/webchat.py, the same at v1.10.16-bf.1) once the
+# credentials are loaded and the channels registered.
+RASA_HEALTH = "/"
+RASA_CHANNELS_HEALTH = "/webhooks/webchat/"
+DUCKLING_HEALTH = "/"  # `ifTop (writeBS "quack!")` (RasaHQ/duckling@f7bcca0:exe/ExampleMain.hs)
+# ASSUMPTION: rasa-sdk (not mirrored) serves GET /health on its action server, as the facts note
+# says (RasaHQ/rasa-sdk rasa_sdk/endpoint.py).
+ACTIONS_HEALTH = "/health"
+BOTFRONT_API_HEALTH = "/health-check"  # botfront/botfront@v0.27.5:api/routes/index.js
+
+
 @dataclass(frozen=True)
 class Scratch:
     """Where an image writes outside its volumes (each path becomes a bounded emptyDir, so the

@@ -12,17 +12,23 @@ from dataclasses import replace
 from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
 from components.releases import (
     ACTIONS,
+    ACTIONS_HEALTH,
     BOTFRONT,
     BOTFRONT_API,
     BOTFRONT_API_COMMAND,
+    BOTFRONT_API_HEALTH,
+    BOTFRONT_HEALTH,
     BOTFRONT_NODE,
     DUCKLING,
     DUCKLING_COMMAND,
+    DUCKLING_HEALTH,
     PORTS,
     RASA,
+    RASA_CHANNELS_HEALTH,
     RASA_CONFIG_FLAGS,
     RASA_CREDENTIALS,
     RASA_ENDPOINTS,
+    RASA_HEALTH,
     SCRATCH,
     Release,
 )
@@ -58,11 +64,11 @@ SCRATCH_HOME = "/tmp"
 # key is in no pod spec. /health forwards the header to its healthCheck GraphQL query
 # (botfront/botfront@v1.0.4:botfront/imports/startup/server/apollo.js, same at v1.0.3, v0.27.5);
 # that query answers only while MongoDB is connected. PORT is the container's, 3000.
-BOTFRONT_HEALTH_PROBE_JS = """\
-const req = require('http').get({
-  host: '127.0.0.1', port: process.env.PORT, path: '/health', timeout: 4000,
-  headers: { authorization: process.env.API_KEY || '' },
-}, (res) => { res.resume(); process.exit(res.statusCode === 200 ? 0 : 1); });
+BOTFRONT_HEALTH_PROBE_JS = f"""\
+const req = require('http').get({{
+  host: '127.0.0.1', port: process.env.PORT, path: '{BOTFRONT_HEALTH}', timeout: 4000,
+  headers: {{ authorization: process.env.API_KEY || '' }},
+}}, (res) => {{ res.resume(); process.exit(res.statusCode === 200 ? 0 : 1); }});
 req.on('timeout', () => req.destroy(new Error('timeout')));
 req.on('error', () => process.exit(1));
 """
@@ -139,7 +145,7 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
             startup=Probe(period=10, failure_threshold=30),
             liveness=Probe(period=20, failure_threshold=3),
             # /health runs the GraphQL healthCheck: Mongo connected.
-            readiness=Probe(path="/health", period=10, failure_threshold=3)
+            readiness=Probe(path=BOTFRONT_HEALTH, period=10, failure_threshold=3)
             if release.health_open
             else Probe(
                 command=(BOTFRONT_NODE, "-e", BOTFRONT_HEALTH_PROBE_JS), period=10, failure_threshold=3
@@ -182,10 +188,10 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         command=rasa_launcher(settings.release),
         probes=Probes(
             # Loading a large model can take minutes; until then only the startup probe runs.
-            startup=Probe(path="/", period=10, failure_threshold=60),
-            liveness=Probe(path="/", period=20, timeout=10, failure_threshold=6),
+            startup=Probe(path=RASA_HEALTH, period=10, failure_threshold=60),
+            liveness=Probe(path=RASA_HEALTH, period=20, timeout=10, failure_threshold=6),
             # The webchat channel answers once Rasa has loaded its credentials and channels.
-            readiness=Probe(path="/webhooks/webchat/", period=10, failure_threshold=3),
+            readiness=Probe(path=RASA_CHANNELS_HEALTH, period=10, failure_threshold=3),
         ),
         resources=instance.resources,
         volumes=(
@@ -211,9 +217,9 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         image=settings.images["duckling"],
         port=PORTS[DUCKLING],
         probes=Probes(
-            startup=Probe(path="/", period=5, failure_threshold=24),
-            liveness=Probe(path="/", period=20, failure_threshold=3),
-            readiness=Probe(path="/", period=10, failure_threshold=2),
+            startup=Probe(path=DUCKLING_HEALTH, period=5, failure_threshold=24),
+            liveness=Probe(path=DUCKLING_HEALTH, period=20, failure_threshold=3),
+            readiness=Probe(path=DUCKLING_HEALTH, period=10, failure_threshold=2),
         ),
         resources=settings.resources["duckling"],
         replicas=settings.replicas["duckling"],
@@ -231,9 +237,9 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         port=PORTS[ACTIONS],
         env=(Env("BF_URL", BOTFRONT_GRAPHQL_URL), Env("BF_PROJECT_ID", project.id)),
         probes=Probes(
-            startup=Probe(path="/health", period=5, failure_threshold=24),
-            liveness=Probe(path="/health", period=20, failure_threshold=3),
-            readiness=Probe(path="/health", period=10, failure_threshold=2),
+            startup=Probe(path=ACTIONS_HEALTH, period=5, failure_threshold=24),
+            liveness=Probe(path=ACTIONS_HEALTH, period=20, failure_threshold=3),
+            readiness=Probe(path=ACTIONS_HEALTH, period=10, failure_threshold=2),
         ),
         resources=settings.resources["actions"],
         replicas=settings.replicas["actions"],
@@ -258,7 +264,7 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
             # botfront-api listens only once MongoDB answers, then /health-check reports health.
             startup=Probe(period=10, failure_threshold=30),
             liveness=Probe(period=20, failure_threshold=3),
-            readiness=Probe(path="/health-check", period=10, failure_threshold=3),
+            readiness=Probe(path=BOTFRONT_API_HEALTH, period=10, failure_threshold=3),
         ),
         resources=settings.resources["botfrontApi"],
         replicas=settings.replicas["botfrontApi"],
