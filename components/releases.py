@@ -52,6 +52,8 @@ DUCKLING_COMMAND = ("duckling-example-exe", "-p", str(PORTS[DUCKLING]), "--no-ac
 # MongoDB 5. 4.4.29 has CVE-2025-14847 (zlib message compression, unauthenticated memory
 # disclosure); docker-library republished 4.4 as 4.4.30 for it
 # (docker-library/mongo@f91923968:4.4/Dockerfile `ENV MONGO_VERSION 4.4.30`, versions.json "4.4").
+# ASSUMPTION: the tag is on Docker Hub; the directory was removed again in docker-library/mongo
+# 7f63818a5 "once builds for the CVE-2025-14847 updates are officially published".
 MONGO_IMAGE = "mongo:4.4.30"
 
 # Rasa's working directory is /app in every rasa-for-botfront image
