@@ -322,7 +322,9 @@ def _job_spec(
                             items=[core.KeyToPathArgs(key=TOOLS_CONFIG_KEY, path=TOOLS_CONFIG_KEY)],
                         ),
                     ),
-                    core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                    core.VolumeArgs(
+                        name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=SECURITY.scratch_size)
+                    ),
                 ],
             ),
         ),

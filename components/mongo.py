@@ -19,6 +19,7 @@ import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
 from components.day2_settings import Placement
+from components.releases import MONGO, SCRATCH
 from components.settings import Resources
 from components.workload import (
     RUN_AS_USER,
@@ -34,56 +35,80 @@ from components.workload import (
     WorkloadArgs,
 )
 
-SERVICE = "mongo"
+SERVICE = MONGO
 PORT = 27017
 REPLICA_SET = "rs0"
 ROOT_USER = "root"
 APP_USER = "botfront"
 CREDENTIALS_SECRET = "mongo-credentials"
-INIT_SCRIPTS = "mongo-init"
 DATA_CLAIM = "mongo-data"
 SECRETS_DIR = "/run/secrets/mongo"  # the credentials Secret, mounted read-only
 # The MongoDB Database Tools' --config file (`password: ...`): mongodump and mongorestore read the
 # password from it instead of from argv (components/backup.py).
 TOOLS_CONFIG_KEY = "tools-config.yaml"
 
-# Run by the image's entrypoint once, on an empty data directory, against a temporary server.
-# The shell exits 0 on a failed statement read from stdin: a failure quits 1 so that the
-# entrypoint (set -e) stops instead of starting a database without its application user.
+KEYFILE_SOURCE = "/keyfile-source"  # the Secret's key, group-readable
+KEYFILE_DIR = "/run/mongo"  # an emptyDir, kept across container and pod-sandbox restarts
+
+# mongod refuses a key file readable by group or others, and Secret volumes with an fsGroup are
+# group-readable: copy it with mode 0400. The init container runs again over the kept emptyDir
+# after a pod-sandbox restart (node reboot), where `cp` onto the existing 0400 file fails for a
+# non-root user without capabilities. So write a fresh file beside it and rename it over the old
+# one: that needs only the directory's write permission, and it picks up a rotated key too.
+KEYFILE_INIT = f"""\
+set -eu
+umask 0277
+rm -f {KEYFILE_DIR}/keyfile.new
+cp {KEYFILE_SOURCE}/keyfile {KEYFILE_DIR}/keyfile.new
+chmod 0400 {KEYFILE_DIR}/keyfile.new
+mv -f {KEYFILE_DIR}/keyfile.new {KEYFILE_DIR}/keyfile
+"""
+
+# The postStart hook, on every start of the server. The entrypoint strips --replSet from the
+# temporary server it runs its first-start scripts on, and runs those scripts only while the data
+# directory is empty (docker-library/mongo@f91923968:4.4/docker-entrypoint.sh,
+# `shouldPerformInitdb`): a first start that failed after the data files existed would never
+# create the application user. So this hook initiates the set when it is not yet initiated and,
+# once this member is primary, creates the application user or resets its password and roles to
+# the stack's: both idempotent. It gives up after MONGO_BOOTSTRAP_ATTEMPTS tries
+# MONGO_BOOTSTRAP_INTERVAL seconds apart (defaults 150 x 2 s; each shell call is cut after
+# MONGO_BOOTSTRAP_CALL_TIMEOUT, 20 s) with a non-zero exit, so the kubelet kills and restarts the
+# container (a failed postStart hook) instead of keeping a server without its set or its user;
+# the container is not Running, so not Ready, until the hook succeeds.
 # Passwords go from the mounted Secret files into the shell's stdin: never into an environment
 # variable of the pod spec or any process's argv.
-CREATE_APP_USER = f"""\
-#!/bin/bash
+BOOTSTRAP = f"""\
+attempts="${{MONGO_BOOTSTRAP_ATTEMPTS:-150}}"
+interval="${{MONGO_BOOTSTRAP_INTERVAL:-2}}"
+call_timeout="${{MONGO_BOOTSTRAP_CALL_TIMEOUT:-20}}"
 roles='{{role: "readWrite", db: "'"$MONGO_APP_DATABASE"'"}}'
 if [ "$MONGO_APP_OPLOG" = "true" ]; then
   roles="$roles, {{role: \\"read\\", db: \\"local\\"}}"
 fi
-mongo --quiet admin <<EOF
-db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
-try {{
-  db.createUser({{user: "$MONGO_APP_USERNAME", pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}});
-}} catch (e) {{ print(e); quit(1); }}
-EOF
-"""
-
-# The entrypoint strips --replSet from its temporary init server, so the set is initiated once
-# the real server is up. Idempotent: an initiated set answers replSetGetStatus with ok.
-INITIATE_REPLICA_SET = f"""\
-for attempt in $(seq 1 150); do
-  state=$(mongo --quiet admin 2>/dev/null <<EOF
+for attempt in $(seq 1 "$attempts"); do
+  state=$(timeout "$call_timeout" mongo --quiet admin 2>/dev/null <<EOF
 db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
 var s = db.adminCommand({{replSetGetStatus: 1}});
-if (s.ok) {{ print("ready") }}
-else if (s.code === 94) {{
-  var r = rs.initiate({{_id: "{REPLICA_SET}", members: [{{_id: 0, host: "{SERVICE}:{PORT}"}}]}});
-  print(r.ok ? "initiated" : "retry")
-}} else {{ print("retry") }}
+if (s.code === 94) {{
+  rs.initiate({{_id: "{REPLICA_SET}", members: [{{_id: 0, host: "{SERVICE}:{PORT}"}}]}});
+  print("initiating");
+}} else if (s.ok && db.isMaster().ismaster) {{
+  var user = {{pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}};
+  if (db.getUser("$MONGO_APP_USERNAME") === null) {{
+    db.createUser(Object.assign({{user: "$MONGO_APP_USERNAME"}}, user));
+  }} else {{
+    db.updateUser("$MONGO_APP_USERNAME", user);
+  }}
+  print("bootstrapped");
+}} else {{ print("waiting"); }}
 EOF
 )
-  case "$state" in *ready*|*initiated*) exit 0 ;; esac
-  sleep 2
+  case "$state" in *bootstrapped*) exit 0 ;; esac
+  sleep "$interval"
 done
-exit 0
+echo "gave up after $attempts attempts: replica set {REPLICA_SET} not initiated" \\
+  "or user $MONGO_APP_USERNAME not ensured" >&2
+exit 1
 """
 
 
@@ -148,12 +173,6 @@ class InClusterMongo(MongoDatabase):
             },
             opts=keep,
         )
-        self.init_scripts = core.ConfigMap(
-            INIT_SCRIPTS,
-            metadata=meta.ObjectMetaArgs(name=INIT_SCRIPTS, namespace=args.namespace, labels=labels),
-            data={"create-app-user.sh": CREATE_APP_USER},
-            opts=child,
-        )
         self.data_volume = data_volume(
             DATA_CLAIM,
             namespace=args.namespace,
@@ -170,7 +189,7 @@ class InClusterMongo(MongoDatabase):
             port=PORT,
             port_name="mongo",
             # The entrypoint prepends `mongod` to arguments that start with a dash.
-            args=("--replSet", REPLICA_SET, "--bind_ip_all", "--keyFile", "/run/mongo/keyfile"),
+            args=("--replSet", REPLICA_SET, "--bind_ip_all", "--keyFile", f"{KEYFILE_DIR}/keyfile"),
             env=(
                 Env("MONGO_INITDB_ROOT_USERNAME", ROOT_USER),
                 # The entrypoint reads *_FILE variables: the password stays out of the pod spec.
@@ -194,7 +213,6 @@ class InClusterMongo(MongoDatabase):
             resources=args.resources,
             volumes=(
                 Volume(name="data", claim=DATA_CLAIM),
-                Volume(name="init-scripts", config_map=INIT_SCRIPTS, default_mode=0o555),
                 Volume(name="keyfile-source", secret=CREDENTIALS_SECRET, items=(("keyfile", "keyfile"),)),
                 Volume(
                     name="credentials",
@@ -202,34 +220,31 @@ class InClusterMongo(MongoDatabase):
                     default_mode=0o440,
                     items=(("root-password", "root-password"), ("app-password", "app-password")),
                 ),
-                Volume(name="keyfile"),
+                Volume(name="keyfile", size_limit="1Mi"),
             ),
             mounts=(
                 Mount(volume="data", path="/data/db"),
-                Mount(volume="init-scripts", path="/docker-entrypoint-initdb.d", read_only=True),
-                Mount(volume="keyfile", path="/run/mongo", read_only=True),
+                Mount(volume="keyfile", path=KEYFILE_DIR, read_only=True),
                 Mount(volume="credentials", path=SECRETS_DIR, read_only=True),
             ),
-            # mongod refuses a key file readable by group or others; Secret volumes with an
-            # fsGroup are group-readable, so copy it once with mode 0400.
             init_containers=(
                 InitContainer(
                     name="keyfile",
-                    command=(
-                        "sh",
-                        "-c",
-                        "cp /keyfile-source/keyfile /run/mongo/keyfile && chmod 0400 /run/mongo/keyfile",
-                    ),
+                    command=("sh", "-c", KEYFILE_INIT),
                     mounts=(
-                        Mount(volume="keyfile-source", path="/keyfile-source", read_only=True),
-                        Mount(volume="keyfile", path="/run/mongo"),
+                        Mount(volume="keyfile-source", path=KEYFILE_SOURCE, read_only=True),
+                        Mount(volume="keyfile", path=KEYFILE_DIR),
                     ),
                 ),
             ),
-            post_start=("bash", "-c", INITIATE_REPLICA_SET),
+            post_start=("bash", "-c", BOOTSTRAP),
             recreate=True,  # one writer on a ReadWriteOnce volume
             # Any UID works: the entrypoint only switches users when started as root.
-            security=Security(fs_group=RUN_AS_USER, writable_paths=("/tmp", "/data/configdb")),
+            security=Security(
+                fs_group=RUN_AS_USER,
+                writable_paths=SCRATCH[SERVICE].paths,
+                scratch_size=SCRATCH[SERVICE].size,
+            ),
             headless=True,
         )
         self.workload = Workload(
@@ -243,7 +258,7 @@ class InClusterMongo(MongoDatabase):
                 image_pull_secrets=args.image_pull_secrets,
                 placement=args.placement,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials, self.init_scripts]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials]),
         )
 
         self.mongo_url = connection_url(app_password.result, args.database_name)

@@ -1,8 +1,10 @@
 """Default-deny NetworkPolicies for the namespace, plus the paths Botfront really uses.
 
-Who calls whom (botfront-facts.md §4): the ingress controller -> botfront and rasa; botfront ->
-rasa and the database; rasa -> botfront, actions and duckling; botfront-api -> the database;
-every pod -> DNS. The rules are data (`allowed_paths`) so they can be read and tested alone.
+Who calls whom is the release's call graph (`Release.calls` in components/releases.py, each call
+cited at the release's tags), mapped onto this stack's pods: every Rasa instance, its project's
+action server, Duckling when enabled, the database in the cluster or on Atlas. Add the ingress
+controller -> botfront and rasa, the database's own jobs, and every pod -> DNS. The rules are data
+(`allowed_paths`) so they can be read and tested alone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pulumi
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
 
+from components.releases import ACTIONS, BOTFRONT, BOTFRONT_API, DUCKLING, MONGO, PORTS, RASA
 from components.settings import Settings
 from components.workload import NAME_LABEL
 
@@ -53,35 +56,46 @@ class Paths:
     external: tuple[Egress, ...] = field(default_factory=tuple)
 
 
+def _pods(kind: str, settings: Settings) -> list[str]:
+    """The pods of one kind of service in this stack (none when it is not deployed)."""
+    if kind == RASA:
+        return [instance.name for instance in settings.rasa_instances]
+    if kind == ACTIONS:
+        return [name for name, _ in settings.actions]
+    if kind == DUCKLING:
+        return [DUCKLING] if settings.duckling else []
+    if kind == BOTFRONT_API:
+        return [BOTFRONT_API] if settings.botfront_api else []
+    return [kind]
+
+
 def allowed_paths(settings: Settings) -> Paths:
-    internal: list[Path] = [
-        # The action server reaches Botfront's GraphQL API (BF_URL).
-        Path(name, "botfront", 3000)
-        for name, _ in settings.actions
-    ]
-    public = [Path("ingress-controller", "botfront", 3000)]
-    for instance in settings.rasa_instances:
-        rasa = instance.name
-        internal += [Path("botfront", rasa, 5005), Path(rasa, "botfront", 3000)]
-        public.append(Path("ingress-controller", rasa, 5005))
-        if settings.duckling:
-            internal.append(Path(rasa, "duckling", 8000))
-        if instance.actions_service:
-            internal.append(Path(rasa, instance.actions_service, 5055))
+    internal: list[Path] = []
     external: list[Egress] = []
-    mongo_clients = ["botfront"] + (["botfront-api"] if settings.botfront_api else [])
-    if settings.database.mode == "incluster":
-        # The member itself too: initiating the set connects to its own advertised host.
-        for client in [*mongo_clients, "mongo", "mongo-backup", "mongo-restore"]:
-            internal.append(Path(client, "mongo", 27017))
-    else:
-        # Atlas hosts are resolved through DNS SRV records and change with failovers: allow the
-        # MongoDB port only, to anywhere; Atlas's own IP access list narrows it on the other end.
-        external.extend(Egress(client, (27017,)) for client in mongo_clients)
+    in_cluster_db = settings.database.mode == "incluster"
+    for call in settings.release.calls:
+        pairs = [(s, t) for s in _pods(call.source, settings) for t in _pods(call.target, settings)]
+        if (call.source, call.target) == (RASA, ACTIONS):
+            # Each Rasa calls its own project's action server only.
+            actions_of = {i.name: i.actions_service for i in settings.rasa_instances}
+            pairs = [(s, t) for s, t in pairs if actions_of.get(s) == t]
+        for source, target in pairs:
+            if target == MONGO and not in_cluster_db:
+                # Atlas hosts are resolved through DNS SRV records and change with failovers:
+                # allow the MongoDB port only, to anywhere; Atlas's IP access list narrows it.
+                external.append(Egress(source, (call.port,)))
+            else:
+                internal.append(Path(source, target, call.port))
+    if in_cluster_db:
+        # The member itself too (initiating the set connects to its own advertised host), and
+        # the backup and restore jobs.
+        internal += [Path(client, MONGO, PORTS[MONGO]) for client in (MONGO, "mongo-backup", "mongo-restore")]
+    public = [Path("ingress-controller", BOTFRONT, PORTS[BOTFRONT])]
+    public += [Path("ingress-controller", instance.name, PORTS[RASA]) for instance in settings.rasa_instances]
     if settings.mail_url is not None:
-        external.append(Egress("botfront", SMTP_PORTS))
+        external.append(Egress(BOTFRONT, SMTP_PORTS))
     # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
-    external.append(Egress("botfront", (80, 443)))
+    external.append(Egress(BOTFRONT, (80, 443)))
     for name, _ in settings.actions:
         # Custom actions usually call outside APIs.
         external.append(Egress(name, (80, 443)))

@@ -17,6 +17,7 @@ import pulumi_kubernetes.networking.v1 as networking
 from components import rasa_config
 from components.database import data_volume
 from components.pod_options import settings_key
+from components.releases import RASA_PUBLIC_PATHS
 from components.services import BOTFRONT, PORTS, RASA, application_specs
 from components.settings import RasaInstance, Settings
 from components.workload import Workload, WorkloadArgs
@@ -58,6 +59,7 @@ def checksum(key: pulumi.Input[str], parts: Sequence[pulumi.Input[str]]) -> pulu
 class BotfrontPlatform(pulumi.ComponentResource):
     workloads: dict[str, Workload]
     ingresses: dict[str, networking.Ingress]
+    # Keyed by Route name: one per public path (a Route has a single path).
     routes: dict[str, apiextensions.CustomResource]
     models_volumes: dict[str, core.PersistentVolumeClaim]
     rasa_configs: dict[str, core.Secret]
@@ -127,13 +129,21 @@ class BotfrontPlatform(pulumi.ComponentResource):
         self.ingresses = {}
         self.routes = {}
         if settings.ingress.enabled:
-            public = [(BOTFRONT, settings.root_url)]
-            public += [(instance.name, instance.rasa_url) for instance in settings.rasa_instances]
-            for service, url in public:
+            # Botfront's whole UI is public; of Rasa only the channel paths: its HTTP API
+            # (training, models, conversations) is for Botfront, inside the cluster.
+            public: list[tuple[str, str, tuple[str, ...]]] = [
+                (BOTFRONT, settings.root_url, (urlsplit(settings.root_url).path or "/",))
+            ]
+            public += [(i.name, i.rasa_url, RASA_PUBLIC_PATHS) for i in settings.rasa_instances]
+            for service, url, paths in public:
                 if settings.platform == "openshift":
-                    self.routes[service] = _route(service, url, args.namespace, labels, child)
+                    for path in paths:
+                        name = service if service == BOTFRONT else f"{service}-{_path_label(path)}"
+                        self.routes[name] = _route(name, service, url, path, args.namespace, labels, child)
                 else:
-                    self.ingresses[service] = _ingress(service, url, settings, args.namespace, labels, child)
+                    self.ingresses[service] = _ingress(
+                        service, url, paths, settings, args.namespace, labels, child
+                    )
 
         self.botfront_url = settings.root_url
         self.rasa_url = settings.rasa_url
@@ -144,7 +154,8 @@ class BotfrontPlatform(pulumi.ComponentResource):
                 "rasaUrl": instance.rasa_url,
                 # What to enter in Botfront > Settings > Instance for this project/environment.
                 "instanceHost": f"http://{instance.name}:{PORTS[RASA]}",
-                "authTokenKey": instance.token_key,
+                # Botfront 0.27.5 sends no token to Rasa, whose API then takes none.
+                "authTokenKey": instance.token_key if settings.release.rasa_token else None,
             }
             for instance in settings.rasa_instances
         ]
@@ -194,18 +205,25 @@ def service_kind(service: str) -> str:
     return RASA if service.startswith(RASA + "-") else service
 
 
+def _path_label(path: str) -> str:
+    """`/socket.io/` -> `socket-io`: a path as part of an object name."""
+    return path.strip("/").replace(".", "-").replace("/", "-")
+
+
 def _route(
+    name: str,
     service: str,
     url: str,
+    path: str,
     namespace: pulumi.Input[str],
     labels: Mapping[str, str],
     opts: pulumi.ResourceOptions,
 ) -> apiextensions.CustomResource:
-    """An OpenShift Route: the router's cookies already keep sessions sticky."""
+    """An OpenShift Route for one path: the router's cookies already keep sessions sticky."""
     parts = urlsplit(url)
     spec: dict[str, object] = {
         "host": parts.hostname,
-        "path": parts.path or "/",
+        "path": path,
         "to": {"kind": "Service", "name": service, "weight": 100},
         "port": {"targetPort": "http"},
         "wildcardPolicy": "None",
@@ -213,11 +231,11 @@ def _route(
     if parts.scheme == "https":
         spec["tls"] = {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}
     return apiextensions.CustomResource(
-        service,
+        name,
         api_version="route.openshift.io/v1",
         kind="Route",
         metadata=meta.ObjectMetaArgs(
-            name=service,
+            name=name,
             namespace=namespace,
             labels=dict(labels),
             # Long trainings and uploads; the router's default is 30 s.
@@ -231,6 +249,7 @@ def _route(
 def _ingress(
     service: str,
     url: str,
+    paths: Sequence[str],
     settings: Settings,
     namespace: pulumi.Input[str],
     labels: Mapping[str, str],
@@ -238,7 +257,6 @@ def _ingress(
 ) -> networking.Ingress:
     ingress = settings.ingress
     host = urlsplit(url).hostname or ""
-    path = urlsplit(url).path or "/"
     annotations: dict[str, str] = {
         # Many controllers never publish a load-balancer address; don't wait for one.
         "pulumi.com/skipAwait": "true",
@@ -278,6 +296,7 @@ def _ingress(
                                     )
                                 ),
                             )
+                            for path in paths
                         ]
                     ),
                 )

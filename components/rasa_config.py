@@ -12,9 +12,11 @@ from typing import Any
 
 import yaml
 
+from components.releases import ACTIONS, BOTFRONT, DUCKLING, PORTS
+
 # In-cluster hosts: the names Botfront seeds into its own defaults (private.yaml).
-BOTFRONT_GRAPHQL_URL = "http://botfront:3000/graphql"
-DUCKLING_URL = "http://duckling:8000"
+BOTFRONT_GRAPHQL_URL = f"http://{BOTFRONT}:{PORTS[BOTFRONT]}/graphql"
+DUCKLING_URL = f"http://{DUCKLING}:{PORTS[DUCKLING]}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class RasaConfigInputs:
     persist_time: int
     regression_test_channel: bool
     chatbase_api_key: str | None = None
-    actions_service: str = "actions"
+    actions_service: str = ACTIONS
 
 
 def endpoints(inputs: RasaConfigInputs) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def endpoints(inputs: RasaConfigInputs) -> dict[str, Any]:
         "tracker_store": tracker_store,
     }
     if inputs.actions:
-        config["action_endpoint"] = {"url": f"http://{inputs.actions_service}:5055/webhook"}
+        config["action_endpoint"] = {"url": f"http://{inputs.actions_service}:{PORTS[ACTIONS]}/webhook"}
     return config
 
 

@@ -1,7 +1,8 @@
 """What each Botfront service is, as data: a `ServiceSpec` per service from the settings.
 
-Facts (ports, env vars, health paths, image users) come from shared/reference/botfront-facts.md.
-No Pulumi resources here: `components/platform.py` feeds these specs to the shared builder.
+What the images need (ports, probes, launch flags, token support, write paths) is read from the
+release's facts in `components/releases.py`, where each one cites its upstream source. No Pulumi
+resources here: `components/platform.py` feeds these specs to the shared builder.
 """
 
 from __future__ import annotations
@@ -9,13 +10,32 @@ from __future__ import annotations
 from dataclasses import replace
 
 from components.rasa_config import BOTFRONT_GRAPHQL_URL, DUCKLING_URL
+from components.releases import (
+    ACTIONS,
+    ACTIONS_HEALTH,
+    BOTFRONT,
+    BOTFRONT_API,
+    BOTFRONT_API_COMMAND,
+    BOTFRONT_API_HEALTH,
+    BOTFRONT_HEALTH,
+    BOTFRONT_NODE,
+    DUCKLING,
+    DUCKLING_COMMAND,
+    DUCKLING_HEALTH,
+    PORTS,
+    RASA,
+    RASA_CHANNELS_HEALTH,
+    RASA_CONFIG_FLAGS,
+    RASA_CREDENTIALS,
+    RASA_ENDPOINTS,
+    RASA_HEALTH,
+    SCRATCH,
+    Release,
+)
 from components.settings import Project, RasaInstance, Settings
 from components.workload import RUN_AS_USER, Env, Mount, Probe, Probes, Security, ServiceSpec, Volume
 
-# Names in-cluster clients use: Botfront seeds exactly these hosts into its default endpoints
-# and instance settings (ORCHESTRATOR=docker-compose defaults).
-BOTFRONT, RASA, DUCKLING, ACTIONS, BOTFRONT_API = "botfront", "rasa", "duckling", "actions", "botfront-api"
-PORTS = {BOTFRONT: 3000, RASA: 5005, DUCKLING: 8000, ACTIONS: 5055, BOTFRONT_API: 8080}
+__all__ = ["ACTIONS", "BOTFRONT", "BOTFRONT_API", "DUCKLING", "PORTS", "RASA", "application_specs"]
 
 SECRET_NAME = "botfront-secrets"  # API key, Rasa token, Mongo URLs, mail URL
 MODELS_CLAIM = "models"
@@ -36,23 +56,51 @@ class SecretKeys:
 # writable for the other on the shared volume.
 MODELS_GROUP = RUN_AS_USER
 
-# Every rasa-for-botfront image's own CMD expands the token into `rasa run --auth-token $TOKEN`
-# (or takes it only as an argument), where any process listing shows it. This launcher passes it
-# from the environment to Rasa's argument parser inside Python: it is in no pod spec and no
-# process's argv. It also leaves out the images' `--debug`, which logs message contents.
-_RASA_LAUNCH = (
-    "python",
-    "-c",
-    "import os, sys\n"
-    "from rasa.__main__ import main\n"
-    "sys.argv = ['rasa', 'run', '--enable-api', '--auth-token', os.environ['AUTH_TOKEN'],"
-    " '--model', os.environ['MODEL_PATH']]\n"
-    "main()\n",
-)
+# An arbitrary UID has no home directory; Rasa, matplotlib and npm keep caches under HOME.
+SCRATCH_HOME = "/tmp"
+
+# Readiness of Botfront releases whose /health demands the API key: GET /health with
+# `authorization` read from the container's own environment (API_KEY, by secretKeyRef), so the
+# key is in no pod spec. /health forwards the header to its healthCheck GraphQL query
+# (botfront/botfront@v1.0.4:botfront/imports/startup/server/apollo.js, same at v1.0.3, v0.27.5);
+# that query answers only while MongoDB is connected. PORT is the container's, 3000.
+BOTFRONT_HEALTH_PROBE_JS = f"""\
+const req = require('http').get({{
+  host: '127.0.0.1', port: process.env.PORT, path: '{BOTFRONT_HEALTH}', timeout: 4000,
+  headers: {{ authorization: process.env.API_KEY || '' }},
+}}, (res) => {{ res.resume(); process.exit(res.statusCode === 200 ? 0 : 1); }});
+req.on('timeout', () => req.destroy(new Error('timeout')));
+req.on('error', () => process.exit(1));
+"""
 
 
-def _security(settings: Settings, key: str, default: Security) -> Security:
-    """The service's restricted default, with the stack's `botfront:security.<key>` relaxations."""
+def rasa_launcher(release: Release) -> tuple[str, ...]:
+    """`rasa run` from the mounted files, with the token (when the release uses one) from the
+    environment.
+
+    Every rasa-for-botfront image's own CMD expands the token into `rasa run --auth-token $TOKEN`
+    (or takes it only as an argument), where any process listing shows it; this hands it to
+    Rasa's argument parser inside Python, so it is in no pod spec and no process's argv. Both
+    config flags always: see RASA_CONFIG_FLAGS. It leaves out the images' `--debug`, which logs
+    message contents.
+    """
+    argv = ["rasa", "run", "--enable-api", *RASA_CONFIG_FLAGS]
+    lines = [
+        "import os, sys",
+        "from rasa.__main__ import main",
+        f"sys.argv = {argv!r} + ['--model', os.environ['MODEL_PATH']]",
+    ]
+    if release.rasa_token:
+        lines.append("sys.argv += ['--auth-token', os.environ['AUTH_TOKEN']]")
+    lines.append("main()")
+    return ("python", "-c", "\n".join(lines) + "\n")
+
+
+def _security(settings: Settings, key: str, kind: str, fs_group: int | None = None) -> Security:
+    """The service's restricted default, writable where its image writes (SCRATCH[kind]), with
+    the stack's `botfront:security.<key>` relaxations."""
+    scratch = SCRATCH[kind]
+    default = Security(fs_group=fs_group, writable_paths=scratch.paths, scratch_size=scratch.size)
     override = settings.security.get(key)
     if override is None:
         return default
@@ -82,9 +130,9 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
         mongo_env(settings, "MONGO_URL"),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
         Env("BF_PROJECT_ID", settings.project_id),
-        # Seeds endpoints, credentials and instance with the docker-compose host names, which
-        # are this stack's Service names.
-        Env("ORCHESTRATOR", "docker-compose"),
+        # No ORCHESTRATOR: 1.0.x reads it only as `=== 'gke'` (anything else seeds the
+        # docker-compose names, this stack's Service names) and 0.27.5 not at all
+        # (botfront/botfront@v1.0.5:botfront/imports/api/setup.js; v0.27.5 has no reference).
     ]
     if settings.database.oplog:
         env.append(mongo_env(settings, "MONGO_OPLOG_URL"))
@@ -93,7 +141,8 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
     # Botfront <= 1.0.3 writes the trained model to the shared volume and PUTs it to Rasa; later
     # releases let Rasa store and load its own model, and Botfront needs no volume (nor a node
     # shared with Rasa).
-    writes_models = settings.release.botfront_writes_models
+    release = settings.release
+    writes_models = release.botfront_writes_models
     if writes_models:
         env.append(Env("MODELS_LOCAL_PATH", MODELS_PATH + "/"))
     return ServiceSpec(
@@ -105,14 +154,18 @@ def botfront_spec(settings: Settings) -> ServiceSpec:
             # The entrypoint waits for MongoDB before Meteor opens the port.
             startup=Probe(period=10, failure_threshold=30),
             liveness=Probe(period=20, failure_threshold=3),
-            # /health runs the GraphQL healthCheck: Mongo connected (exempt from API_KEY).
-            readiness=Probe(path="/health", period=10, failure_threshold=3),
+            # /health runs the GraphQL healthCheck: Mongo connected.
+            readiness=Probe(path=BOTFRONT_HEALTH, period=10, failure_threshold=3)
+            if release.health_open
+            else Probe(
+                command=(BOTFRONT_NODE, "-e", BOTFRONT_HEALTH_PROBE_JS), period=10, failure_threshold=3
+            ),
         ),
         resources=settings.resources["botfront"],
         replicas=settings.replicas["botfront"],
         volumes=(Volume(name="models", claim=MODELS_CLAIM),) if writes_models else (),
         mounts=(Mount(volume="models", path=MODELS_PATH),) if writes_models else (),
-        security=_security(settings, "botfront", Security(fs_group=MODELS_GROUP)),
+        security=_security(settings, "botfront", BOTFRONT, fs_group=MODELS_GROUP),
         co_locate=MODELS_CLAIM if writes_models and settings.models.shared_by_node else None,
     )
 
@@ -123,12 +176,13 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         Env("BF_PROJECT_ID", instance.project_id),
         Env("BOTFRONT_ENV", instance.environment),
         Env("API_KEY", secret_key=SecretKeys.API_KEY),
-        Env("AUTH_TOKEN", secret_key=instance.token_key),
         Env("MODEL_PATH", MODELS_PATH),
         Env("MPLCONFIGDIR", "/tmp/.matplotlib"),
-        # An arbitrary UID has no home directory; Rasa and its libraries keep caches under HOME.
-        Env("HOME", "/tmp"),
+        # Rasa's user config (~/.config) lands in the /tmp emptyDir too: see SCRATCH.
+        Env("HOME", SCRATCH_HOME),
     ]
+    if settings.release.rasa_token:
+        env.append(Env("AUTH_TOKEN", secret_key=instance.token_key))
     if settings.duckling:
         env.append(Env("RASA_DUCKLING_HTTP_URL", DUCKLING_URL))
     # Only the default instance shares its volume with botfront (and so its node), and only for
@@ -141,13 +195,13 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         image=settings.images["rasa"],
         port=PORTS[RASA],
         env=tuple(env),
-        command=_RASA_LAUNCH,
+        command=rasa_launcher(settings.release),
         probes=Probes(
             # Loading a large model can take minutes; until then only the startup probe runs.
-            startup=Probe(path="/", period=10, failure_threshold=60),
-            liveness=Probe(path="/", period=20, timeout=10, failure_threshold=6),
+            startup=Probe(path=RASA_HEALTH, period=10, failure_threshold=60),
+            liveness=Probe(path=RASA_HEALTH, period=20, timeout=10, failure_threshold=6),
             # The webchat channel answers once Rasa has loaded its credentials and channels.
-            readiness=Probe(path="/webhooks/webchat/", period=10, failure_threshold=3),
+            readiness=Probe(path=RASA_CHANNELS_HEALTH, period=10, failure_threshold=3),
         ),
         resources=instance.resources,
         volumes=(
@@ -156,18 +210,13 @@ def rasa_spec(settings: Settings, instance: RasaInstance) -> ServiceSpec:
         ),
         mounts=(
             Mount(volume="models", path=MODELS_PATH),
-            Mount(volume="rasa-config", path="/app/endpoints.yml", sub_path="endpoints.yml", read_only=True),
-            Mount(
-                volume="rasa-config", path="/app/credentials.yml", sub_path="credentials.yml", read_only=True
-            ),
+            Mount(volume="rasa-config", path=RASA_ENDPOINTS, sub_path="endpoints.yml", read_only=True),
+            Mount(volume="rasa-config", path=RASA_CREDENTIALS, sub_path="credentials.yml", read_only=True),
         ),
         # One replica per project and environment: trackers live in process memory.
         replicas=1,
         recreate=settings.models.shared_by_node,
-        # Rasa and matplotlib write config under /.config and scratch files under /tmp.
-        security=_security(
-            settings, "rasa", Security(fs_group=MODELS_GROUP, writable_paths=("/tmp", "/.config"))
-        ),
+        security=_security(settings, "rasa", RASA, fs_group=MODELS_GROUP),
         co_locate=MODELS_CLAIM if shares_node else None,
     )
 
@@ -178,17 +227,15 @@ def duckling_spec(settings: Settings) -> ServiceSpec:
         image=settings.images["duckling"],
         port=PORTS[DUCKLING],
         probes=Probes(
-            startup=Probe(path="/", period=5, failure_threshold=24),
-            liveness=Probe(path="/", period=20, failure_threshold=3),
-            readiness=Probe(path="/", period=10, failure_threshold=2),
+            startup=Probe(path=DUCKLING_HEALTH, period=5, failure_threshold=24),
+            liveness=Probe(path=DUCKLING_HEALTH, period=20, failure_threshold=3),
+            readiness=Probe(path=DUCKLING_HEALTH, period=10, failure_threshold=2),
         ),
         resources=settings.resources["duckling"],
         replicas=settings.replicas["duckling"],
-        # duckling-example-exe creates log/ in its working directory at start: make that the
-        # writable /tmp rather than the read-only image root (its zoneinfo/ lookup is relative
-        # too, and already finds nothing in the image's own directory).
-        working_dir="/tmp",
-        security=_security(settings, "duckling", Security()),
+        # No access or error log files (and so no log/ directory on the read-only root).
+        command=DUCKLING_COMMAND,
+        security=_security(settings, "duckling", DUCKLING),
     )
 
 
@@ -206,13 +253,13 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         ),
         env_from=tuple(project.actions_env_from),
         probes=Probes(
-            startup=Probe(path="/health", period=5, failure_threshold=24),
-            liveness=Probe(path="/health", period=20, failure_threshold=3),
-            readiness=Probe(path="/health", period=10, failure_threshold=2),
+            startup=Probe(path=ACTIONS_HEALTH, period=5, failure_threshold=24),
+            liveness=Probe(path=ACTIONS_HEALTH, period=20, failure_threshold=3),
+            readiness=Probe(path=ACTIONS_HEALTH, period=10, failure_threshold=2),
         ),
         resources=settings.resources["actions"],
         replicas=settings.replicas["actions"],
-        security=_security(settings, "actions", Security()),
+        security=_security(settings, "actions", ACTIONS),
     )
 
 
@@ -225,16 +272,19 @@ def botfront_api_spec(settings: Settings) -> ServiceSpec:
             mongo_env(settings, "MONGO_URL"),
             Env("PORT", str(PORTS[BOTFRONT_API])),
             Env("NODE_ENV", "production"),
+            Env("HOME", SCRATCH_HOME),
         ),
+        # The image's `npm start` is `node app.js`; run node directly (no npm cache or log).
+        command=BOTFRONT_API_COMMAND,
         probes=Probes(
             # botfront-api listens only once MongoDB answers, then /health-check reports health.
             startup=Probe(period=10, failure_threshold=30),
             liveness=Probe(period=20, failure_threshold=3),
-            readiness=Probe(path="/health-check", period=10, failure_threshold=3),
+            readiness=Probe(path=BOTFRONT_API_HEALTH, period=10, failure_threshold=3),
         ),
         resources=settings.resources["botfrontApi"],
         replicas=settings.replicas["botfrontApi"],
-        security=_security(settings, "botfrontApi", Security()),
+        security=_security(settings, "botfrontApi", BOTFRONT_API),
     )
 
 

@@ -69,6 +69,9 @@ class Volume:
     default_mode: int | None = None
     # (key, path) pairs: project only these keys of the Secret or ConfigMap.
     items: tuple[tuple[str, str], ...] = ()
+    # An emptyDir is node disk shared by every pod there: each one is bounded (the kubelet evicts
+    # a pod that writes past it rather than let it fill the node).
+    size_limit: str = "64Mi"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Security:
     read_only_root_filesystem: bool = True
     # Paths the image writes to; each gets an emptyDir so the root filesystem stays read-only.
     writable_paths: tuple[str, ...] = ("/tmp",)
+    # The bound of each of those emptyDirs.
+    scratch_size: str = "256Mi"
 
 
 @dataclass(frozen=True)
@@ -288,7 +293,9 @@ def _strategy(spec: ServiceSpec) -> apps.DeploymentStrategyArgs:
 
 def _pod_spec(spec: ServiceSpec, args: WorkloadArgs) -> core.PodSpecArgs:
     security = spec.security
-    writable = tuple(Volume(name=_volume_name(path)) for path in security.writable_paths)
+    writable = tuple(
+        Volume(name=_volume_name(path), size_limit=security.scratch_size) for path in security.writable_paths
+    )
     writable_mounts = tuple(Mount(volume=_volume_name(path), path=path) for path in security.writable_paths)
     container_security = container_security_context(security)
     init_containers = [
@@ -399,7 +406,9 @@ def _volume(volume: Volume) -> core.VolumeArgs:
                 name=volume.config_map, default_mode=volume.default_mode, items=_items(volume)
             ),
         )
-    return core.VolumeArgs(name=volume.name, empty_dir=core.EmptyDirVolumeSourceArgs())
+    return core.VolumeArgs(
+        name=volume.name, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=volume.size_limit)
+    )
 
 
 def _items(volume: Volume) -> list[core.KeyToPathArgs] | None:

@@ -9,6 +9,7 @@ import pulumi
 import pytest
 
 from components.mongo import InClusterMongo, InClusterMongoArgs, connection_url
+from components.releases import MONGO_IMAGE
 from components.settings import Resources
 from ops.offline import run_components
 
@@ -18,7 +19,7 @@ RESOURCES = Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu"
 def build(**changes: Any) -> tuple[Any, dict[str, Any]]:
     args: dict[str, Any] = {
         "namespace": "ns",
-        "image": "mongo:4.4.29",
+        "image": MONGO_IMAGE,
         "database_name": "bf",
         "oplog": True,
         "protect": True,
@@ -77,7 +78,7 @@ def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> No
     plan, _ = build()
     pod = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == "mongo:4.4.29"
+    assert container["image"] == "mongo:4.4.30"  # CVE-2025-14847 is fixed in 4.4.30
     assert container["args"] == ["--replSet", "rs0", "--bind_ip_all", "--keyFile", "/run/mongo/keyfile"]
     env = {e["name"]: e for e in container["env"]}
     # Passwords are read from the mounted Secret, never from the environment.
@@ -95,10 +96,22 @@ def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> No
     assert {i["key"] for i in volumes["credentials"]["secret"]["items"]} == {"root-password", "app-password"}
     assert env["MONGO_APP_DATABASE"]["value"] == "bf" and env["MONGO_APP_OPLOG"]["value"] == "true"
     (init,) = pod["initContainers"]
-    assert "chmod 0400 /run/mongo/keyfile" in init["command"][-1]
+    assert init["command"][:2] == ["sh", "-c"] and "mv -f" in init["command"][2]
+    # Every emptyDir is bounded; the key file's holds one small file.
+    empty_dirs = {v["name"]: v["emptyDir"] for v in pod["volumes"] if "emptyDir" in v}
+    assert empty_dirs == {
+        "keyfile": {"sizeLimit": "1Mi"},
+        "tmp": {"sizeLimit": "64Mi"},
+        "writable-data-configdb": {"sizeLimit": "64Mi"},
+    }
     assert {"name": "data", "mountPath": "/data/db"} in container["volumeMounts"]
     assert "ismaster" in " ".join(container["readinessProbe"]["exec"]["command"])
-    assert "rs.initiate" in container["lifecycle"]["postStart"]["exec"]["command"][-1]
+    post_start = container["lifecycle"]["postStart"]["exec"]["command"][-1]
+    assert "rs.initiate" in post_start and "db.createUser" in post_start
+    # Nothing left for the image's first-start hook: the user is ensured on every start.
+    assert not plan.of_type("kubernetes:core/v1:ConfigMap")
+    assert not any(m["mountPath"] == "/docker-entrypoint-initdb.d" for m in container["volumeMounts"])
+    assert not any(e["name"].startswith("MONGO_BOOTSTRAP") for e in container["env"])  # defaults apply
     deployment = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     service = plan.get("kubernetes:core/v1:Service", "mongo").inputs
@@ -108,16 +121,6 @@ def test_server_runs_a_keyfile_replica_set_with_credentials_by_reference() -> No
     assert set(data) == {"root-password", "app-password", "keyfile", "tools-config.yaml"}
     assert data["tools-config.yaml"] == f"password: {data['app-password']}\n"
     assert set(secret.inputs["stringData"].values()) == {"[secret]"}
-
-
-def test_init_script_grants_read_on_local_only_with_the_oplog() -> None:
-    plan, _ = build()
-    script = plan.get("kubernetes:core/v1:ConfigMap", "mongo-init").inputs["data"]["create-app-user.sh"]
-    assert 'role: \\"read\\", db: \\"local\\"' in script and '"$MONGO_APP_OPLOG" = "true"' in script
-    # Passwords reach the shell from the mounted Secret files, never from the manifest.
-    assert (
-        "$(< /run/secrets/mongo/app-password)" in script and "$(< /run/secrets/mongo/root-password)" in script
-    )
 
 
 KEPT_WITH_THE_DATA = [
@@ -139,16 +142,33 @@ def test_data_and_the_credentials_in_it_are_protected_only_when_asked() -> None:
         assert (gone.protect, gone.retain_on_delete) == (False, False), name
 
 
-# ---- the bootstrap scripts, run for real against a stub `mongo` shell -----------------------------
+# ---- the bootstrap scripts, run for real --------------------------------------------------------
 
+# A stand-in `mongo` shell: records its arguments and stdin, and answers the next of STUB_ANSWERS
+# (the last one again once they run out), as the real shell prints what the script prints.
 STUB_MONGO = """#!/bin/bash
 printf '%s\\n' "$@" > "$STUB_LOG/args"
-cat > "$STUB_LOG/stdin"
-echo "${STUB_ANSWER:-}"
+cat >> "$STUB_LOG/stdin"
+count=$(( $(cat "$STUB_LOG/calls" 2>/dev/null || echo 0) + 1 ))
+echo "$count" > "$STUB_LOG/calls"
+[ "$STUB_ANSWERS" = hang ] && exec sleep 60
+set -- $STUB_ANSWERS
+[ "$count" -le "$#" ] && shift $(( count - 1 )) || shift $(( $# - 1 ))
+echo "$1"
 """
 
 
-def run_bootstrap(tmp_path: Any, script: str, **env: str) -> tuple[str, str]:
+def planned_post_start() -> str:
+    plan, _ = build()
+    pod = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["lifecycle"]["postStart"]["exec"]["command"]
+    assert command[:2] == ["bash", "-c"]
+    return str(command[2])
+
+
+def run_bootstrap(tmp_path: Any, answers: str, **env: str) -> tuple[Any, str, str, int]:
+    """The planned postStart script against the stub shell: (result, args, stdin, shell calls)."""
     import os
     import stat
     import subprocess
@@ -163,43 +183,145 @@ def run_bootstrap(tmp_path: Any, script: str, **env: str) -> tuple[str, str]:
     stub = bin_dir / "mongo"
     stub.write_text(STUB_MONGO)
     stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
-    # The scripts read the mounted Secret; point them at the test's copy of it.
-    local = script.replace(SECRETS_DIR, str(secrets))
-    assert subprocess.run(["bash", "-n", "-c", local]).returncode == 0
+    # The script reads the mounted Secret; point it at the test's copy of it.
+    local = planned_post_start().replace(SECRETS_DIR, str(secrets))
     result = subprocess.run(
         ["bash", "-c", local],
         env={
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "STUB_LOG": str(log),
+            "STUB_ANSWERS": answers,
             "MONGO_INITDB_ROOT_USERNAME": "root",
             "MONGO_APP_USERNAME": "botfront",
             "MONGO_APP_DATABASE": "bf",
+            "MONGO_APP_OPLOG": "true",
+            "MONGO_BOOTSTRAP_INTERVAL": "0.05",
             **env,
         },
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode == 0, result.stderr
-    return (log / "args").read_text(), (log / "stdin").read_text()
+    calls = int((log / "calls").read_text()) if (log / "calls").exists() else 0
+    stdin = (log / "stdin").read_text() if (log / "stdin").exists() else ""
+    args = (log / "args").read_text() if (log / "args").exists() else ""
+    return result, args, stdin, calls
 
 
 @pytest.mark.parametrize("oplog", ["true", "false"])
-def test_create_app_user_script_grants_the_roles_with_passwords_on_stdin(tmp_path: Any, oplog: str) -> None:
-    from components.mongo import CREATE_APP_USER
-
-    args, stdin = run_bootstrap(tmp_path, CREATE_APP_USER, MONGO_APP_OPLOG=oplog)
+def test_post_start_initiates_the_set_then_ensures_the_user(tmp_path: Any, oplog: str) -> None:
+    result, args, stdin, calls = run_bootstrap(
+        tmp_path, "initiating waiting bootstrapped", MONGO_APP_OPLOG=oplog
+    )
+    assert result.returncode == 0, result.stderr
+    assert calls == 3  # it keeps going until the member is primary and the user is ensured
     assert "R00tPw" not in args and "AppPw42" not in args  # never on a command line
     assert 'db.auth("root", "R00tPw");' in stdin
+    assert 'rs.initiate({_id: "rs0", members: [{_id: 0, host: "mongo:27017"}]});' in stdin
     roles = '{role: "readWrite", db: "bf"}' + (', {role: "read", db: "local"}' if oplog == "true" else "")
-    assert f'db.createUser({{user: "botfront", pwd: "AppPw42", roles: [{roles}]}});' in stdin
-    assert "quit(1)" in stdin  # a failed createUser fails the entrypoint
+    assert f'var user = {{pwd: "AppPw42", roles: [{roles}]}};' in stdin
+    # Created when missing, reset to the stack's password and roles when present.
+    assert 'db.createUser(Object.assign({user: "botfront"}, user));' in stdin
+    assert 'db.updateUser("botfront", user);' in stdin
 
 
-def test_initiate_script_initiates_the_set_with_its_service_host(tmp_path: Any) -> None:
-    from components.mongo import INITIATE_REPLICA_SET
+def test_post_start_fails_loudly_when_the_set_never_comes_up(tmp_path: Any) -> None:
+    import time
 
-    args, stdin = run_bootstrap(tmp_path, INITIATE_REPLICA_SET, STUB_ANSWER="initiated")
-    assert "R00tPw" not in args
-    assert 'db.auth("root", "R00tPw");' in stdin
-    assert 'rs.initiate({_id: "rs0", members: [{_id: 0, host: "mongo:27017"}]})' in stdin
+    started = time.monotonic()
+    result, _, _, calls = run_bootstrap(tmp_path, "waiting", MONGO_BOOTSTRAP_ATTEMPTS="4")
+    assert result.returncode != 0  # a failed postStart hook: the kubelet restarts the container
+    assert calls == 4 and time.monotonic() - started < 10
+    assert "gave up after 4 attempts" in result.stderr
+
+
+def test_post_start_fails_when_the_shell_cannot_connect(tmp_path: Any) -> None:
+    # A shell that prints nothing (connection refused goes to stderr, which is dropped).
+    result, _, _, calls = run_bootstrap(tmp_path, "", MONGO_BOOTSTRAP_ATTEMPTS="2")
+    assert result.returncode != 0 and calls == 2
+
+
+def _keyfile_sandbox() -> tuple[Any, Any, Any]:
+    """A source dir with a key, and an empty dir owned by nobody standing in for the emptyDir."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="keyfile-", dir="/tmp"))
+    root.chmod(0o755)
+    source, target = root / "source", root / "target"
+    source.mkdir(mode=0o755)
+    target.mkdir(mode=0o755)
+    (source / "keyfile").write_text("k" * 756)
+    (source / "keyfile").chmod(0o644)
+    os.chown(target, 65534, 65534)
+    return root, source, target
+
+
+def _run_as_nobody(script: str) -> Any:
+    import subprocess
+
+    # No root, no supplementary groups, no capabilities at all: like the init container.
+    return subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_keyfile_init_container_is_idempotent_for_a_user_without_capabilities() -> None:
+    import os
+    import shutil
+    import stat
+
+    from components.mongo import KEYFILE_DIR, KEYFILE_SOURCE
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop to an unprivileged user")
+    plan, _ = build()
+    pod = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"][:2] == ["sh", "-c"]
+    root, source, target = _keyfile_sandbox()
+    try:
+        script = init["command"][2].replace(KEYFILE_SOURCE, str(source)).replace(KEYFILE_DIR, str(target))
+        # The first start, then the re-run over the kept emptyDir after a pod-sandbox restart.
+        for run in (1, 2):
+            result = _run_as_nobody(script)
+            assert result.returncode == 0, (run, result.stderr)
+            key = target / "keyfile"
+            assert stat.S_IMODE(key.stat().st_mode) == 0o400 and key.stat().st_uid == 65534
+            assert key.read_text() == "k" * 756
+            assert sorted(p.name for p in target.iterdir()) == ["keyfile"]
+        # A rotated key reaches the file on the next run.
+        (source / "keyfile").write_text("r" * 756)
+        assert _run_as_nobody(script).returncode == 0
+        assert (target / "keyfile").read_text() == "r" * 756
+        # The old command fails exactly there: `cp` onto the kept 0400 file.
+        old = f"cp {source}/keyfile {target}/keyfile && chmod 0400 {target}/keyfile"
+        assert _run_as_nobody(old).returncode != 0
+    finally:
+        shutil.rmtree(root)
+
+
+def test_post_start_is_bounded_even_when_the_shell_hangs(tmp_path: Any) -> None:
+    import time
+
+    started = time.monotonic()
+    result, _, _, calls = run_bootstrap(
+        tmp_path, "hang", MONGO_BOOTSTRAP_ATTEMPTS="2", MONGO_BOOTSTRAP_CALL_TIMEOUT="1"
+    )
+    assert result.returncode != 0 and calls == 2
+    assert time.monotonic() - started < 10

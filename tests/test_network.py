@@ -102,10 +102,18 @@ def test_openshift_gets_routes_no_ingresses_and_no_fixed_ids() -> None:
     plan = plan_for("dev", platform="openshift")
     assert plan.of_type("kubernetes:networking.k8s.io/v1:Ingress") == []
     routes = {r.name: r.inputs for r in plan.of_type("kubernetes:route.openshift.io/v1:Route")}
-    assert set(routes) == {"botfront", "rasa"}
+    # A Route has one path: one per public Rasa path, none for its HTTP API.
+    assert set(routes) == {"botfront", "rasa-socket-io", "rasa-webhooks"}
     assert routes["botfront"]["spec"]["host"] == "botfront.dev.example.com"
-    assert routes["rasa"]["spec"]["to"] == {"kind": "Service", "name": "rasa", "weight": 100}
-    assert routes["rasa"]["spec"]["tls"]["termination"] == "edge"
+    assert routes["botfront"]["spec"]["path"] == "/"
+    assert {routes[n]["spec"]["path"] for n in ("rasa-socket-io", "rasa-webhooks")} == {
+        "/socket.io/",
+        "/webhooks/",
+    }
+    for name in ("rasa-socket-io", "rasa-webhooks"):
+        assert routes[name]["spec"]["host"] == "rasa.botfront.dev.example.com"
+        assert routes[name]["spec"]["to"] == {"kind": "Service", "name": "rasa", "weight": 100}
+        assert routes[name]["spec"]["tls"]["termination"] == "edge"
     for d in plan.of_type("kubernetes:apps/v1:Deployment"):
         context = d.inputs["spec"]["template"]["spec"]["securityContext"]
         assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(context), d.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,7 +35,7 @@ def test_every_catalog_image_is_pinned(release: str) -> None:
 def test_duckling_and_mongo_defaults_are_pinned_and_mongo_is_4_4() -> None:
     images = CATALOG["1.0.5"].images
     assert images["duckling"].startswith("rasa/duckling:0.")
-    assert images["mongo"].startswith("mongo:4.4.")
+    assert images["mongo"] == "mongo:4.4.30"  # CVE-2025-14847 is fixed from 4.4.30
 
 
 def test_only_0_2x_releases_have_botfront_api() -> None:
@@ -81,3 +83,40 @@ def test_unpinned_references_are_refused_with_the_reason(image: str, reason: str
 def test_any_tag_but_latest_pins_an_image(repo: str, tag: str) -> None:
     problem = pinning_problem(f"{repo}:{tag}")
     assert (problem is None) == (tag != "latest")
+
+
+CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:\S+")
+
+
+@pytest.mark.parametrize("release", sorted(CATALOG))
+def test_every_fact_of_a_release_cites_its_source_at_the_release_tags(release: str) -> None:
+    r = CATALOG[release]
+    facts = {
+        "images",
+        "botfront_writes_models",
+        "regression_test_channel",
+        "health_open",
+        "rasa_token",
+        "calls",
+    }
+    assert set(r.sources) == facts
+    tag = r.botfront.rsplit(":", 1)[1]
+    rasa_tag = r.rasa.rsplit(":", 1)[1]
+    for fact, source in r.sources.items():
+        for citation in source.split(", "):
+            assert CITATION.match(citation), (fact, citation)
+            assert f"@{tag}:" in citation or f"@{rasa_tag}:" in citation, (fact, citation)
+    for call in r.calls:
+        assert call.port > 0 and call.why
+        for citation in call.cited.split(", "):
+            assert CITATION.match(citation), (call, citation)
+
+
+def test_release_facts_read_at_the_tags() -> None:
+    # Only v1.0.5's apollo.js exempts the health check; only 0.27.5 trains without a token and
+    # calls botfront-api; 0.27.5's Rasa has no regression-test channel.
+    assert {v for v, r in CATALOG.items() if r.health_open} == {"1.0.5"}
+    assert {v for v, r in CATALOG.items() if not r.rasa_token} == {"0.27.5"}
+    assert {v for v, r in CATALOG.items() if any(c.target == "botfront-api" for c in r.calls)} == {"0.27.5"}
+    assert {v for v, r in CATALOG.items() if not r.regression_test_channel} == {"0.27.5"}
+    assert {v for v, r in CATALOG.items() if r.botfront_writes_models} == {"1.0.3", "0.27.5"}

@@ -93,7 +93,8 @@ def test_container_gets_probes_resources_and_restricted_security() -> None:
     assert pod_spec["automountServiceAccountToken"] is False
     assert pod_spec["enableServiceLinks"] is False
     # The read-only root filesystem still gets a writable /tmp.
-    assert {"name": "tmp", "emptyDir": {}} in pod_spec["volumes"]
+    # Bounded: an emptyDir is node disk shared with every other pod there.
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod_spec["volumes"]
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
