@@ -85,6 +85,7 @@ CONFIG_KEYS = {
     "backup": "structured",
     "restoreFrom": "text",
     "security": "structured",
+    "verify": "structured",
 }
 KNOWN_KEYS = tuple(CONFIG_KEYS)
 STRUCTURED_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "structured")
@@ -269,6 +270,8 @@ class Settings:
     projects: tuple[Project, ...] = ()
     backup: BackupSettings | None = None
     security: Mapping[str, SecurityOverride] = field(default_factory=dict)
+    # Run the verification Job (components/verify.py); never when rendering manifests.
+    verify: bool = True
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -400,6 +403,7 @@ def parse_settings(
             "writes every trained model itself to one MODELS_LOCAL_PATH",
         )
     render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
+    verify = p.boolean("verify", raw.get("verify"), True)
 
     if release.botfront_writes_models and models.shared_by_node and replicas["botfront"] > 1:
         p.add(
@@ -464,6 +468,7 @@ def parse_settings(
         projects=projects,
         backup=backup,
         security=security,
+        verify=verify and render_to is None,
     )
 
 

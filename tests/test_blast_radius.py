@@ -37,6 +37,8 @@ def test_blast_radius_of_canonical_changes(change: str) -> None:
     assert set(result["resources"]) == EXPECTED[change]
     assert result["count"] == len(EXPECTED[change])
     assert result["data_or_service_touched"] == []
+    # Every canonical change reaches a workload, so the verification Job runs again (apart).
+    assert result["verification_reruns"] is True
 
 
 def test_ephemeral_footprint_is_at_most_half_of_prod_and_has_no_atlas() -> None:
@@ -59,5 +61,6 @@ def test_each_additional_rasa_instance_adds_the_same_resources() -> None:
         (b["resources"] - a["resources"]) / (b["pairs"] - a["pairs"]) for a, b in itertools.pairwise(points)
     }
     # Deployment, Service, PVC, config Secret, Ingress, two NetworkPolicies, the Workload
-    # component and the auth token: the same for every pair.
-    assert per_pair == {9}
+    # component, the auth token and the verification Job's ingress policy on the new Rasa: the
+    # same for every pair.
+    assert per_pair == {10}
