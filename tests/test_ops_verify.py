@@ -109,9 +109,11 @@ def test_an_exposed_rasa_api_fails(
     failed = [line for line in lines if line.startswith("FAIL")]
     assert failed == [
         f"FAIL rasa 127.0.0.1: HTTP API /status not reachable {open_rasa.url}/status - reachable from "
-        'outside: GET answered HTTP 401 (expected 403 or 404 from the ingress): \'{"reason": "NotAuthenticated"}\'',
+        "outside: GET answered HTTP 401 (expected 403 or 404 from the ingress): "
+        '\'{"reason": "NotAuthenticated"}\'',
         f"FAIL rasa 127.0.0.1: HTTP API /model not reachable {open_rasa.url}/model - reachable from "
-        "outside: GET answered HTTP 405 (expected 403 or 404 from the ingress): 'Method GET not allowed for URL /model'",
+        "outside: GET answered HTTP 405 (expected 403 or 404 from the ingress): "
+        "'Method GET not allowed for URL /model'",
     ]
     assert lines[-1] == "5 passed, 2 failed"
 
