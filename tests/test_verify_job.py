@@ -1,0 +1,221 @@
+"""The verification Job in planned stacks: what it checks, that the provider awaits it, that it is
+hardened, secret-free and reachable under the network policies, and when it runs again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.releases import CATALOG
+from components.settings import parse_settings
+from components.validation import ConfigError
+from components.verify_checks import ENGINEIO_PROTOCOL
+from ops.offline import Plan
+from tests.conftest import container, env_of, plan_for
+
+ACTIONS = {"image": "ghcr.io/acme/actions:1.0.0"}
+JOB = "kubernetes:batch/v1:Job"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+NAME = "app.kubernetes.io/name"
+
+
+def job(plan: Plan) -> dict[str, Any]:
+    return plan.get(JOB, "verify").inputs
+
+
+def job_name(plan: Plan) -> str:
+    return str(job(plan)["metadata"]["name"])
+
+
+def check_plan(plan: Plan) -> dict[str, Any]:
+    data = plan.get("kubernetes:core/v1:ConfigMap", "verify-checks").inputs["data"]
+    return json.loads(data["plan.json"])
+
+
+def pod(plan: Plan) -> dict[str, Any]:
+    return job(plan)["spec"]["template"]["spec"]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    wanted = selector.get("matchLabels") or {}
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def allowed(plan: Plan, source: dict[str, str], target: dict[str, str], port: int) -> bool:
+    """Kubernetes' rule: with policies selecting a pod in a direction, some rule must admit it."""
+    specs = [p.inputs["spec"] for p in plan.of_type(POLICY)]
+
+    def admitted(direction: str, pod_labels: dict[str, str], peer: dict[str, str], key: str) -> bool:
+        selecting = [
+            s for s in specs if direction in s["policyTypes"] and _selects(s["podSelector"], pod_labels)
+        ]
+        if not selecting:
+            return True
+        for spec in selecting:
+            for rule in spec.get(direction.lower(), []):
+                ports = {p["port"] for p in rule.get("ports", [])}
+                peers = rule.get(key)
+                if ports and port not in ports:
+                    continue
+                if peers is None or any(
+                    "podSelector" in q and _selects(q["podSelector"], peer) for q in peers
+                ):
+                    return True
+        return False
+
+    return admitted("Egress", source, target, "to") and admitted("Ingress", target, source, "from")
+
+
+def pod_labels(plan: Plan, name: str) -> dict[str, str]:
+    deployment = plan.get("kubernetes:apps/v1:Deployment", name).inputs
+    return dict(deployment["spec"]["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize("release", ["1.0.5", "0.27.5"])
+def test_dev_stack_holds_the_job_with_every_check(release: str) -> None:
+    plan = plan_for("dev", release=release, actions=ACTIONS)
+    checks = check_plan(plan)
+    assert checks["botfront"] == {"url": "http://botfront:3000", "apiKeyEnv": "BOTFRONT_API_KEY"}
+    (rasa,) = checks["rasa"]
+    assert rasa["url"] == "http://rasa:5005" and rasa["name"] == "rasa"
+    assert rasa["engineio"] == {"1.0.5": 4, "0.27.5": 3}[release]
+    assert checks["duckling"] == "http://duckling:8000"
+    assert checks["actions"] == [{"name": "actions", "url": "http://actions:5055"}]
+    assert checks["botfrontApi"] == ("http://botfront-api:8080" if release == "0.27.5" else None)
+    # The token is checked exactly when Rasa runs with one, from the same key of the Secret.
+    rasa_env = env_of(plan, "rasa")
+    job_env = {e["name"]: e for e in container_of_job(plan)["env"]}
+    if "AUTH_TOKEN" in rasa_env:
+        ref = job_env[rasa["tokenEnv"]]["valueFrom"]["secretKeyRef"]
+        assert ("secret", ref["name"], ref["key"]) == rasa_env["AUTH_TOKEN"]
+    else:
+        assert rasa["tokenEnv"] is None
+    # The checks file is the module itself, and it runs with the release's own Rasa image.
+    data = plan.get("kubernetes:core/v1:ConfigMap", "verify-checks").inputs["data"]
+    assert "def socketio_polling" in data["checks.py"]
+    assert container_of_job(plan)["image"] == CATALOG[release].rasa == container(plan, "rasa")["image"]
+    assert container_of_job(plan)["command"][:4] == ["python", "-B", "/verify/checks.py", "/verify/plan.json"]
+
+
+def container_of_job(plan: Plan) -> dict[str, Any]:
+    (only,) = pod(plan)["containers"]
+    return dict(only)
+
+
+def test_engineio_revisions_cover_the_catalog() -> None:
+    assert set(ENGINEIO_PROTOCOL) == set(CATALOG)
+
+
+@pytest.mark.parametrize("release", ["1.0.5", "0.27.5"])
+def test_the_provider_awaits_the_job_and_it_fails_fast(release: str) -> None:
+    plan = plan_for("dev", release=release, actions=ACTIONS)
+    spec = job(plan)["spec"]
+    annotations = job(plan)["metadata"]["annotations"]
+    assert "pulumi.com/skipAwait" not in annotations
+    assert annotations["pulumi.com/replaceUnready"] == "true"
+    assert spec["backoffLimit"] == 0
+    assert 0 < spec["activeDeadlineSeconds"] < 600  # inside the provider's 10-minute Job timeout
+    assert pod(plan)["restartPolicy"] == "Never"
+    resource = plan.get(JOB, "verify")
+    # It runs after every workload (Deployments are awaited until their rollout is ready).
+    deployments = {d.urn for d in plan.of_type("kubernetes:apps/v1:Deployment")}
+    assert deployments and deployments <= set(resource.depends_on)
+    assert {p.urn for p in plan.of_type(POLICY)} <= set(resource.depends_on)
+    # The name is printed as the command that shows why it failed.
+    assert plan.outputs["verifyLogs"] == f"kubectl -n botfront-dev logs job/{job_name(plan)}"
+    env = {e["name"]: e.get("value") for e in container_of_job(plan)["env"]}
+    assert env["VERIFY_JOB"] == job_name(plan) and env["VERIFY_NAMESPACE"] == "botfront-dev"
+    assert container_of_job(plan)["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+@pytest.mark.parametrize("release", ["1.0.5", "0.27.5"])
+def test_the_job_is_hardened_like_every_pod_and_holds_no_secret(release: str) -> None:
+    plan = plan_for("dev", release=release, actions=ACTIONS)
+    duckling_pod = plan.get("kubernetes:apps/v1:Deployment", "duckling").inputs["spec"]["template"]["spec"]
+    assert container_of_job(plan)["securityContext"] == duckling_pod["containers"][0]["securityContext"]
+    assert pod(plan)["securityContext"] == duckling_pod["securityContext"]
+    assert pod(plan)["automountServiceAccountToken"] is False
+    assert container_of_job(plan)["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container_of_job(plan)["resources"]["limits"]
+    secret_keys = set(plan.get("kubernetes:core/v1:Secret", "botfront-secrets").secret_inputs["stringData"])
+    for env in container_of_job(plan)["env"]:
+        if "valueFrom" in env:
+            ref = env["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == "botfront-secrets" and ref["key"] in secret_keys
+        else:
+            assert env["name"] in ("VERIFY_JOB", "VERIFY_NAMESPACE", "HOME")
+    text = json.dumps([job(plan), plan.get("kubernetes:core/v1:ConfigMap", "verify-checks").secret_inputs])
+    assert plan.generated_secrets
+    for value in plan.generated_secrets:
+        assert value not in text
+
+
+@pytest.mark.parametrize("release", ["1.0.5", "0.27.5"])
+def test_the_network_policies_let_it_reach_exactly_what_it_checks(release: str) -> None:
+    plan = plan_for("dev", release=release, actions=ACTIONS)
+    verify = dict(job(plan)["spec"]["template"]["metadata"]["labels"])
+    checks = check_plan(plan)
+    urls = [checks["botfront"]["url"], *(r["url"] for r in checks["rasa"]), checks["duckling"]]
+    urls += [a["url"] for a in checks["actions"]] + ([checks["botfrontApi"]] if checks["botfrontApi"] else [])
+    targets = {url.split("//")[1].split(":")[0]: int(url.rsplit(":", 1)[1]) for url in urls}
+    assert len(targets) == (5 if release == "0.27.5" else 4)
+    services = {
+        s.name: s.inputs["spec"]["ports"][0]["port"] for s in plan.of_type("kubernetes:core/v1:Service")
+    }
+    for name, port in targets.items():
+        assert services[name] == port
+        assert allowed(plan, verify, pod_labels(plan, name), port), name
+        assert not allowed(plan, verify, pod_labels(plan, name), port + 1), name
+    # Nothing else: not the database, and no other pod gains a way in from the Job.
+    assert not allowed(plan, verify, pod_labels(plan, "mongo"), 27017)
+    assert not allowed(plan, pod_labels(plan, "duckling"), pod_labels(plan, "botfront"), 3000)
+
+
+def test_without_network_policies_the_job_has_none_either() -> None:
+    plan = plan_for("dev", networkPolicy={"enabled": False})
+    assert plan.of_type(JOB) and not plan.of_type(POLICY)
+
+
+def test_bumping_an_image_runs_the_checks_again_and_nothing_else_does() -> None:
+    base = job_name(plan_for("dev"))
+    assert base.startswith("verify-") and len(base) <= 63
+    assert job_name(plan_for("dev")) == base  # an unchanged stack leaves it alone
+    for images in (
+        {"rasa": "botfront/rasa-for-botfront:v2.3.3-bf.5"},
+        {"botfront": "botfront/botfront:v1.0.6"},
+    ):
+        assert job_name(plan_for("dev", images=images)) != base, images
+    assert job_name(plan_for("dev", replicas={"duckling": 2})) != base
+    # What no workload reads (the backup schedule) does not.
+    backup = {"schedule": "0 4 * * *", "retention": 7, "size": "2Gi"}
+    assert job_name(plan_for("dev", backup=backup)) == base
+
+
+def test_off_with_verify_false_and_in_render_mode(tmp_path: Any) -> None:
+    for plan in (plan_for("dev", verify=False), plan_for("dev", renderTo=str(tmp_path))):
+        assert not plan.of_type(JOB)
+        assert not [r for r in plan.resources if "verify" in r.name]
+        assert "verifyLogs" not in plan.outputs
+
+
+def test_verify_takes_a_boolean_only() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"rootUrl": "https://botfront.example.com", "verify": "yes"}, "test")
+    assert any("verify" in p and "'yes'" in p and "true or false" in p for p in info.value.problems)
+    settings = parse_settings({"rootUrl": "https://botfront.example.com", "renderTo": "out"}, "test")
+    assert settings.verify is False
+
+
+def test_every_rasa_instance_is_checked_with_its_own_token_and_reachable() -> None:
+    projects = [{"id": "bf", "environments": ["development", "production"]}]
+    plan = plan_for("dev", projects=projects)
+    checks = check_plan(plan)
+    assert [r["name"] for r in checks["rasa"]] == ["rasa", "rasa-bf-production"]
+    job_env = {e["name"]: e for e in container_of_job(plan)["env"]}
+    verify = dict(job(plan)["spec"]["template"]["metadata"]["labels"])
+    for rasa in checks["rasa"]:
+        ref = job_env[rasa["tokenEnv"]]["valueFrom"]["secretKeyRef"]
+        assert ("secret", ref["name"], ref["key"]) == env_of(plan, rasa["name"])["AUTH_TOKEN"]
+        assert allowed(plan, verify, pod_labels(plan, rasa["name"]), 5005)
