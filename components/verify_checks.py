@@ -174,22 +174,24 @@ def rasa_root(base: str, timeout: float = 10.0) -> str:
 
 
 def rasa_status(base: str, token: str | None, timeout: float = 10.0) -> str:
-    # rasa/server.py requires_auth: the token is read from the `token` query parameter.
+    """The token is accepted: 200, or 409 "No agent loaded" before the first model.
+
+    rasa/server.py (v2.3.3-bf.3 and v1.10.16-bf.1): /status is wrapped in requires_auth (the
+    `token` query parameter; 401 NotAuthenticated otherwise) and, inside it, ensure_loaded_agent
+    (409 Conflict until a model is loaded), so a 409 is only ever reached with a valid token.
+    """
     url = _join(base, "/status") + ("?" + urlencode({"token": token}) if token else "")
     response = fetch("GET", url, timeout=timeout)
+    with_token = " with the instance's token" if token else " (no token in this release)"
+    if response.status == 409 and "No agent loaded" in response.text():
+        return "HTTP 409" + with_token + ": accepted, no model loaded yet"
     if response.status != 200:
-        raise CheckFailed(
-            "GET {} answered HTTP {}{}: {}".format(
-                shown_url(url),
-                response.status,
-                " (is the token the one Rasa runs with?)" if response.status in (401, 403) else "",
-                response.shown(),
-            )
-        )
+        hint = " (is the token the one Rasa runs with?)" if response.status in (401, 403) else ""
+        raise CheckFailed(f"GET {shown_url(url)} answered HTTP {response.status}{hint}: {response.shown()}")
     document = _json(response)
     if not isinstance(document, dict):
         raise CheckFailed(f"/status answered with something other than a JSON object: {response.shown()}")
-    return "HTTP 200" + (" with the instance's token" if token else " (no token in this release)")
+    return "HTTP 200" + with_token
 
 
 def socketio_polling(

@@ -162,6 +162,22 @@ def test_rasa_status_with_a_wrong_token_never_shows_the_token(rasa: Service) -> 
     assert TOKEN not in message
 
 
+def test_rasa_status_before_the_first_model_is_accepted_only_as_rasas_409() -> None:
+    no_agent = (
+        '{"version":"2.3.3","status":"failure","message":"No agent loaded. To continue processing, a '
+        'model of a trained agent needs to be loaded.","reason":"Conflict","code":409}'
+    )
+    with http_service({("GET", "/status"): lambda r: json_answer(409, no_agent)}) as service:
+        assert checks.rasa_status(service.url, TOKEN) == (
+            "HTTP 409 with the instance's token: accepted, no model loaded yet"
+        )
+    # Another 409 is not Rasa's "no model": it fails.
+    with http_service({("GET", "/status"): lambda r: json_answer(409, "{}")}) as service:
+        assert failure(lambda: checks.rasa_status(service.url, TOKEN)) == (
+            f"GET {service.url}/status?token=*** answered HTTP 409: '{{}}'"
+        )
+
+
 def test_rasa_status_without_a_token_where_the_release_runs_none(healthy: Service) -> None:
     assert checks.rasa_status(healthy.url, None) == "HTTP 200 (no token in this release)"
     assert "token" not in healthy.requests[-1].path
