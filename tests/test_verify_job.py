@@ -4,6 +4,11 @@ hardened, secret-free and reachable under the network policies, and when it runs
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,7 @@ from components.validation import ConfigError
 from components.verify_checks import ENGINEIO_PROTOCOL
 from ops.offline import Plan
 from tests.conftest import container, env_of, plan_for
+from tests.loopback import http_service, json_answer, text
 
 ACTIONS = {"image": "ghcr.io/acme/actions:1.0.0"}
 JOB = "kubernetes:batch/v1:Job"
@@ -219,3 +225,70 @@ def test_every_rasa_instance_is_checked_with_its_own_token_and_reachable() -> No
         ref = job_env[rasa["tokenEnv"]]["valueFrom"]["secretKeyRef"]
         assert ("secret", ref["name"], ref["key"]) == env_of(plan, rasa["name"])["AUTH_TOKEN"]
         assert allowed(plan, verify, pod_labels(plan, rasa["name"]), 5005)
+
+
+def _run_the_jobs_command(
+    plan: Plan, tmp_path: Path, services: dict[str, str], secrets: dict[str, str]
+) -> Any:
+    """The Job's own command on the ConfigMap's own files, with its env (secrets from `secrets`,
+    keyed by the Secret's keys) and its in-cluster URLs pointed at loopback servers."""
+    data = plan.get("kubernetes:core/v1:ConfigMap", "verify-checks").inputs["data"]
+    (tmp_path / "checks.py").write_text(data["checks.py"])
+    plan_json = data["plan.json"]
+    for name, url in services.items():
+        plan_json = re.sub(rf"http://{re.escape(name)}:\d+", url, plan_json)
+    (tmp_path / "plan.json").write_text(plan_json)
+    spec = container_of_job(plan)
+    env = {"PATH": os.environ["PATH"]}
+    for item in spec["env"]:
+        if "valueFrom" in item:
+            env[item["name"]] = secrets[item["valueFrom"]["secretKeyRef"]["key"]]
+        else:
+            env[item["name"]] = item["value"]
+    command = [sys.executable if part == "python" else part for part in spec["command"]]
+    command = [
+        part.replace("/verify/", f"{tmp_path}/").replace("/dev/termination-log", f"{tmp_path}/log")
+        for part in command
+    ]
+    return subprocess.run([*command, "--wait", "0"], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_jobs_command_runs_the_shipped_checks(tmp_path: Path) -> None:
+    plan = plan_for("dev", release="0.27.5", actions=ACTIONS)
+    routes = {
+        ("GET", "/health"): lambda r: (
+            json_answer(200, '{"status": "ok"}')
+            if r.headers.get("Authorization") in ("key", None)
+            else text(500, "")
+        ),
+        ("POST", "/graphql"): lambda r: json_answer(200, '{"data":{"healthCheck":true}}'),
+        ("GET", "/"): lambda r: text(200, "Hello from Rasa: 1.10.16-bf.1"),
+        ("GET", "/status"): lambda r: json_answer(200 if "token=tok" in r.path else 401, "{}"),
+        ("GET", "/socket.io/"): lambda r: text(200, '31:0{"sid":"s","upgrades":["websocket"]}'),
+        ("POST", "/parse"): lambda r: json_answer(200, '[{"dim": "time"}]'),
+        ("GET", "/health-check"): lambda r: json_answer(200, '{"healthy": true, "version": "0.27.5"}'),
+    }
+    with http_service(routes) as fake:
+        names = ("botfront", "rasa", "duckling", "actions", "botfront-api")
+        ok = _run_the_jobs_command(
+            plan, tmp_path, dict.fromkeys(names, fake.url), {"api-key": "key", "rasa-auth-token": "tok"}
+        )
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "all 8 checks passed" in ok.stdout
+        bad = _run_the_jobs_command(
+            plan,
+            tmp_path,
+            dict.fromkeys(names, fake.url),
+            {"api-key": "key", "rasa-auth-token": "stale-token-value"},
+        )
+    assert bad.returncode == 1
+    assert "FAIL rasa: /status" in bad.stdout and "stale-token-value" not in bad.stdout + summary_text(
+        tmp_path
+    )
+    summary = (tmp_path / "log").read_text()
+    assert summary.startswith("1 of 8 checks failed:")
+    assert summary.endswith(f"Every check's result: kubectl -n botfront-dev logs job/{job_name(plan)}")
+
+
+def summary_text(directory: Path) -> str:
+    return (directory / "log").read_text()
