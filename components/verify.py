@@ -7,10 +7,12 @@ release runs one) and socket.io handshake, Duckling's parse, each action server'
 botfront-api's /health-check. Secrets reach it by secretKeyRef only.
 
 The provider awaits Jobs: it waits for the `Complete` condition and fails the update at once on
-`Failed` (pulumi/pulumi-kubernetes@v4.34.2:sdk/python/pulumi_kubernetes/batch/v1/Job.py, the
-resource's documented await logic; provider/pkg/await/job.go). A terminated container's message
-is part of that error (provider/pkg/await/checker/pod/check.go: containerTerminatedError), so the
-Job writes its summary, and the `kubectl logs` command to read, to its termination log.
+`Failed`, or after 10 minutes (the await logic documented in the pinned SDK,
+pulumi/pulumi-kubernetes@v4.34.2:sdk/python/pulumi_kubernetes/batch/v1/Job.py; implemented in
+provider/pkg/await/job.go, read at v4.32.0, the newest tag mirrored here). A terminated
+container's message is part of that error (provider/pkg/await/checker/pod/check.go@v4.32.0:
+containerTerminatedError), so the Job writes its summary, with the `kubectl logs` command that
+shows every result, to its termination log.
 
 The Job's name carries a digest of every workload's deployed spec and of the checks: a change to
 any of them is a new name, so Pulumi replaces the Job (Job specs are immutable) and the checks
