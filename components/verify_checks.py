@@ -1,11 +1,10 @@
 """Does Botfront work? HTTP checks of every service, from inside the cluster or from outside.
 
 Standard library only and Python 3.7 syntax: the verification Job runs this very file (shipped in
-a ConfigMap) with the Python of the release's Rasa image, so no new image has to be trusted:
-- rasa-for-botfront v1.10.16-bf.1 (0.27.5) and v2.2.5-bf.5 (1.0.3) build FROM python:3.7-slim
-  (botfront/rasa-for-botfront@<tag>:Dockerfile);
-- v2.3.3-bf.3 (1.0.5, 1.0.4) builds on ubuntu:20.04's python3, 3.8
-  (botfront/rasa-for-botfront@v2.3.3-bf.3:docker/Dockerfile.base).
+a ConfigMap) with the Python of the release's Rasa image, so no new image has to be trusted. Every
+catalog image is built FROM python:3.7-slim with /opt/venv/bin on PATH: cloudbuild-tag.yaml builds
+the published tag from docker/Dockerfile.botfront (v2.3.3-bf.3, v2.3.3-bf.3-rc.2) or
+docker/Dockerfile_botfront (v2.2.5-bf.5, v1.10.16-bf.1) (botfront/rasa-for-botfront@<tag>).
 `ops/verify.py` imports it for the outside-in checks, and the tests run it against loopback
 servers.
 
