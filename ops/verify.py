@@ -49,8 +49,12 @@ def stack_outputs(stack: str) -> dict[str, Any]:
             "the Pulumi CLI is not on PATH: install it, or pass --outputs FILE "
             "(saved from `pulumi stack output --json`) or --botfront-url/--rasa-url"
         )
+    # From the project's directory, where Pulumi.yaml (and stackConfigDir) are.
     result = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, text=True
+        ["pulumi", "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     if result.returncode != 0:
         raise OutputsError(f"pulumi stack output --stack {stack} failed: {result.stderr.strip()}")

@@ -153,3 +153,34 @@ def test_unreadable_outputs_are_reported_without_a_traceback(
     monkeypatch.setenv("PATH", str(tmp_path))
     assert verify.main(["--stack", "dev"]) == 2
     assert "the Pulumi CLI is not on PATH" in capsys.readouterr().err
+
+
+def _fake_pulumi(directory: Path, script: str) -> None:
+    pulumi = directory / "pulumi"
+    pulumi.write_text("#!/bin/sh\n" + script)
+    pulumi.chmod(0o755)
+
+
+def test_stack_outputs_come_from_the_pulumi_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with http_service({("GET", "/"): lambda r: text(200, "ok")}) as botfront:
+        outputs = json.dumps(
+            {"botfrontUrl": botfront.url, "rasaUrl": botfront.url, "graphqlApiKey": "[secret]"}
+        )
+        _fake_pulumi(
+            tmp_path,
+            '[ "$*" = "stack output --json --stack dev" ] || { echo "unexpected: $*" >&2; exit 3; }\n'
+            f"echo '{outputs}'\n",
+        )
+        monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+        code, lines = run(["--stack", "dev"])
+    # The stand-in answers / but is no Rasa: the socket.io checks fail, the rest pass.
+    assert code == 1
+    assert f"PASS botfront: public URL answers {botfront.url} - HTTP 200" in lines
+    _fake_pulumi(tmp_path, "echo \"error: no stack named 'nope' found\" >&2; exit 255\n")
+    assert verify.main(["--stack", "nope"]) == 2
+    assert (
+        "pulumi stack output --stack nope failed: error: no stack named 'nope' found"
+        in capsys.readouterr().err
+    )
