@@ -12,7 +12,9 @@ import json
 import socket
 import ssl
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -395,3 +397,45 @@ def test_a_missing_secret_env_var_is_named(
         f"FAIL botfront: /health {healthy.url}/health - the environment variable BOTFRONT_API_KEY is "
         "not set: the Job's secretKeyRef is missing"
     )
+
+
+def test_broken_open_packets_are_named() -> None:
+    for body, expected in (
+        ("0<html>", "the open packet is not JSON: '0<html>'"),
+        ('0{"upgrades": []}', "the open packet has no session id: '0{\"upgrades\": []}'"),
+    ):
+        with http_service({("GET", "/socket.io/"): lambda r, body=body: text(200, body)}) as service:
+            assert failure(lambda url=service.url: checks.socketio_polling(url, 4)) == expected
+
+
+@contextmanager
+def raw_server(reply: bytes) -> Iterator[str]:
+    """Reads a request head, sends `reply` verbatim: for answers no HTTP library would give."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(4096)
+            connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(5)
+
+
+def test_a_websocket_upgrade_without_the_right_accept_key_fails() -> None:
+    reply = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n"
+    )
+    with raw_server(reply) as url:
+        assert failure(lambda: checks.socketio_websocket(url, 4)) == (
+            "101 without a valid Sec-WebSocket-Accept: 'bm90IHRoZSByaWdodCBrZXk='"
+        )
