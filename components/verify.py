@@ -53,10 +53,14 @@ from components.workload import (
 NAME = "verify"
 CHECKS_FILE = Path(verify_checks.__file__).read_text()
 MOUNT = "/verify"
-# Each check retries for up to WAIT seconds (services may still be settling after their rollout);
-# the Job gives up after DEADLINE whatever happens, well inside the provider's 10 minutes.
+# Each check retries for up to WAIT seconds (services may still be settling after their rollout).
+# The Job's deadline counts from its start, so it includes pulling the Rasa image on a node that
+# lacks it; the provider waits a little longer than that, so the Job's own DeadlineExceeded is
+# the error rather than the provider's timeout (10 minutes by default for Jobs; customTimeouts
+# replace it: provider/pkg/await/awaiters.go@v4.32.0 getTimeout, job.go DefaultJobTimeoutMins).
 WAIT_SECONDS = 120
-DEADLINE_SECONDS = 300
+DEADLINE_SECONDS = 600
+AWAIT_MINUTES = 12
 RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "250m", "memory": "128Mi"})
 API_KEY_ENV = "BOTFRONT_API_KEY"
 
@@ -193,6 +197,7 @@ class Verification(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[*args.depends_on, self.config_map, *self.policies],
                 delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{AWAIT_MINUTES}m", update=f"{AWAIT_MINUTES}m"),
             ),
         )
         self.register_outputs({"job": job_name, "logs": self.logs_command})

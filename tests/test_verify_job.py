@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from components import verify as verification
 from components.releases import CATALOG
 from components.settings import parse_settings
 from components.validation import ConfigError
@@ -122,7 +123,9 @@ def test_the_provider_awaits_the_job_and_it_fails_fast(release: str) -> None:
     assert "pulumi.com/skipAwait" not in annotations
     assert annotations["pulumi.com/replaceUnready"] == "true"
     assert spec["backoffLimit"] == 0
-    assert 0 < spec["activeDeadlineSeconds"] < 600  # inside the provider's 10-minute Job timeout
+    # The Job's own deadline (image pull included) ends it before the provider stops waiting.
+    assert spec["activeDeadlineSeconds"] == verification.DEADLINE_SECONDS < verification.AWAIT_MINUTES * 60
+    assert verification.WAIT_SECONDS * 2 < verification.DEADLINE_SECONDS
     assert pod(plan)["restartPolicy"] == "Never"
     resource = plan.get(JOB, "verify")
     # It runs after every workload (Deployments are awaited until their rollout is ready).
