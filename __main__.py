@@ -13,6 +13,7 @@ from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.platform import BotfrontPlatform, BotfrontPlatformArgs
 from components.secrets import GeneratedSecrets, GeneratedSecretsArgs
 from components.settings import Settings, load_settings
+from components.verify import Verification, VerificationArgs
 
 
 def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
@@ -117,11 +118,26 @@ platform = BotfrontPlatform(
     opts=on_cluster,
 )
 
+network = None
 if settings.network_policy.enabled:
-    NetworkPolicies(
+    network = NetworkPolicies(
         "network", NetworkPoliciesArgs(settings=settings, namespace=target.namespace_name), opts=on_cluster
     )
 extra_egress(settings, target.namespace_name, on_cluster)
+
+if settings.verify:  # off with botfront:verify false and in render mode
+    verification = Verification(
+        "verify",
+        VerificationArgs(
+            settings=settings,
+            namespace=target.namespace_name,
+            secret_name=secrets.secret_name,
+            specs=[platform.workloads[name].deployment.spec for name in sorted(platform.workloads)],
+            depends_on=[platform, database, *([network] if network else [])],
+        ),
+        opts=on_cluster,
+    )
+    pulumi.export("verifyLogs", verification.logs_command)
 
 pulumi.export("release", settings.release.version)
 pulumi.export("namespace", target.namespace_name)

@@ -395,7 +395,7 @@ def check_extra_egress_targets(
     duckling: bool,
     actions: bool,
     mode: str,
-    backup: bool,
+    jobs: bool,
 ) -> None:
     """Rules for pods the stack does not run would silently do nothing: refused."""
     why = {
@@ -403,7 +403,7 @@ def check_extra_egress_targets(
         "duckling": None if duckling else "botfront:duckling is false",
         "actions": None if actions else "no project has an action server (actions.image)",
         "mongo": None if mode == "incluster" else f"database.mode is {mode}: the stack runs no MongoDB",
-        "jobs": None if backup else "no backup or restore Job runs (botfront:backup is off)",
+        "jobs": None if jobs else "no Job runs (botfront:backup and botfront:verify are off)",
     }
     for service, rules in extra_egress.items():
         reason = why.get(service)

@@ -21,6 +21,7 @@ from components.network import NAMESPACE_LABEL
 from components.pod_options import settings_key
 from components.services import application_specs
 from components.settings import Settings
+from components.verify import NAME as VERIFY_JOB
 from components.workload import NAME_LABEL
 
 
@@ -33,6 +34,8 @@ def pods_of(settings: Settings) -> dict[str, list[str]]:
         names["mongo"] = ["mongo"]
         if settings.backup is not None:
             names["jobs"] = [BACKUP_JOB, RESTORE_JOB]
+    if settings.verify:
+        names.setdefault("jobs", []).append(VERIFY_JOB)
     return names
 
 

@@ -25,7 +25,7 @@ def settings_key(service: str) -> str:
         return "rasa"
     if service == "actions" or service.startswith("actions-"):
         return "actions"
-    if service.startswith("mongo-"):  # mongo-backup, mongo-restore-<hash>: the jobs
+    if service.startswith("mongo-") or service == "verify":  # backup, restore, verification
         return "jobs"
     return {"botfront-api": "botfrontApi"}.get(service, service)
 

@@ -228,6 +228,9 @@ class Release:
     health_open: bool = False
     # Botfront sends the instance token on every call to Rasa, so Rasa may require one.
     rasa_token: bool = True
+    # Engine.IO protocol revision of the release's Rasa: python-engineio 3.x speaks EIO=3, 4.x
+    # only EIO=4 (it answers 400 to any other); the webchat handshake must use it.
+    engineio: int = 4
     calls: tuple[Call, ...] = COMMON_CALLS
     # fact (field name) -> where it was read: `owner/repo@tag:path`.
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -258,6 +261,7 @@ def _sources(botfront_tag: str, rasa_tag: str) -> dict[str, str]:
         + bf
         + "botfront/server/startup.js",
         "calls": bf + "botfront/private/defaults/private.yaml",
+        "engineio": rasa + "poetry.lock (python-engineio)",
     }
 
 
@@ -285,6 +289,7 @@ CATALOG: dict[str, Release] = {
             rasa="botfront/rasa-for-botfront:v2.2.5-bf.5",
             actions_base="rasa/rasa-sdk:2.1.2",
             botfront_writes_models=True,
+            engineio=3,  # python-engineio 3.13.2
             sources=_sources("v1.0.3", "v2.2.5-bf.5"),
         ),
         Release(
@@ -298,6 +303,7 @@ CATALOG: dict[str, Release] = {
             # train, PUT /model and the /status poll go out without `token`
             # (instances.methods.js `rasa.train`, server/startup.js): a token would fail them.
             rasa_token=False,
+            engineio=3,  # python-engineio 3.12.1
             calls=COMMON_CALLS + BOTFRONT_API_CALLS,
             sources=_sources("v0.27.5", "v1.10.16-bf.1"),
         ),

@@ -91,6 +91,7 @@ CONFIG_KEYS = {
     "placement": "structured",
     "createNamespace": "structured",
     "rotate": "structured",
+    "verify": "structured",
 }
 KNOWN_KEYS = tuple(CONFIG_KEYS)
 STRUCTURED_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "structured")
@@ -286,6 +287,9 @@ class Settings:
     create_namespace: bool = True
     rotate: Mapping[str, int] = field(default_factory=dict)
 
+    # Run the verification Job (components/verify.py); never when rendering manifests.
+    verify: bool = True
+
     def placement_for(self, service: str) -> Placement:
         return day2.placement_for(self.placement, service)
 
@@ -424,6 +428,7 @@ def parse_settings(
             "writes every trained model itself to one MODELS_LOCAL_PATH",
         )
     render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
+    verify = p.boolean("verify", raw.get("verify"), True)
 
     if release.botfront_writes_models and models.shared_by_node and replicas["botfront"] > 1:
         p.add(
@@ -474,7 +479,7 @@ def parse_settings(
         duckling=duckling,
         actions=any(pr.actions_image for pr in projects),
         mode=database.mode,
-        backup=backup is not None,
+        jobs=backup is not None or (verify and render_to is None),
     )
     image_pull_secrets = day2.parse_image_pull_secrets(p, raw.get("imagePullSecrets"))
     placement = day2.parse_placement(p, raw.get("placement"))
@@ -521,6 +526,7 @@ def parse_settings(
         placement=placement,
         create_namespace=create_namespace,
         rotate=rotate,
+        verify=verify and render_to is None,
     )
 
 

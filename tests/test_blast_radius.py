@@ -60,15 +60,20 @@ def test_blast_radius_of_canonical_changes(change: str) -> None:
     assert set(result["resources"]) == EXPECTED[change]
     assert result["count"] == len(EXPECTED[change])
     assert result["data_or_service_touched"] == []
+    # Every canonical change reaches a workload, so the verification Job runs again (apart).
+    assert result["verification_reruns"] is True
 
 
 def test_adding_a_project_leaves_every_existing_workload_untouched() -> None:
-    from ops.bench import CANONICAL_CHANGES, changed_resources
+    from ops.bench import CANONICAL_CHANGES, changed_resources, is_verification
 
     stack, overrides = CANONICAL_CHANGES["add a project"]
     diff = changed_resources(run_program(stack), run_program(stack, overrides))
     kinds = ("Deployment", "StatefulSet", "CronJob", "Job", "Service", "PersistentVolumeClaim")
-    assert [u for u in diff["changed"] + diff["removed"] if any(f":{k}::" in u for k in kinds)] == []
+    touched = [u for u in diff["changed"] + diff["removed"] if any(f":{k}::" in u for k in kinds)]
+    # The verification Job re-runs by design (it checks the new Rasa too), and only it.
+    assert [u for u in touched if not is_verification(u)] == []
+    assert touched and all(is_verification(u) for u in touched)
 
 
 def test_ephemeral_footprint_is_at_most_half_of_prod_and_has_no_atlas() -> None:
@@ -91,5 +96,6 @@ def test_each_additional_rasa_instance_adds_the_same_resources() -> None:
         (b["resources"] - a["resources"]) / (b["pairs"] - a["pairs"]) for a, b in itertools.pairwise(points)
     }
     # Deployment, Service, PVC, config Secret, Ingress, two NetworkPolicies, the Workload
-    # component and the auth token: the same for every pair.
-    assert per_pair == {9}
+    # component, the auth token and the verification Job's ingress policy on the new Rasa: the
+    # same for every pair.
+    assert per_pair == {10}

@@ -297,6 +297,8 @@ def test_rotating_the_api_key_rolls_exactly_its_readers() -> None:
         "kubernetes:apps/v1:Deployment botfront",
         "kubernetes:apps/v1:Deployment rasa",
         # botfront-api reads only MONGO_URL: it stays.
+        # The verification Job reads the key and re-runs whenever a workload it checks changes.
+        "kubernetes:batch/v1:Job verify",
     }
 
 
@@ -308,6 +310,7 @@ def test_rotating_rasa_tokens_rolls_every_rasa_and_nothing_else() -> None:
         "kubernetes:core/v1:Secret botfront-secrets",
         "kubernetes:apps/v1:Deployment rasa",
         "kubernetes:apps/v1:Deployment rasa-bf-production",
+        "kubernetes:batch/v1:Job verify",  # reads the tokens; re-runs with the workloads
     }
 
 

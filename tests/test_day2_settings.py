@@ -713,7 +713,7 @@ def test_stack_config_is_read_as_the_language_host_passes_it(monkeypatch: pytest
             {"database": {"mode": "external", "urlSecret": {"name": "m", "key": "u"}}},
             "runs no MongoDB",
         ),
-        ("jobs", {}, "no backup or restore Job"),
+        ("jobs", {"verify": False}, "no Job runs"),
     ],
 )
 def test_extra_egress_for_pods_the_stack_does_not_run_is_refused(

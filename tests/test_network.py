@@ -57,10 +57,14 @@ def test_every_selected_pod_exists_and_every_pod_is_selected() -> None:
     plan = plan_for("dev", actions={"image": "acme/actions:1.0"})
     specs = policies(plan)
     pods = {d.name for d in plan.of_type("kubernetes:apps/v1:Deployment")}
+    job_pods = {
+        j.inputs["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for j in plan.of_type("kubernetes:batch/v1:Job")
+    }
     for name, spec in specs.items():
         selected = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         if name not in ("default-deny", "allow-dns") and not selected.startswith("mongo-"):
-            assert selected in pods, name
+            assert selected in pods | job_pods, name
     assert ingress_sources(specs["allow-to-actions"]) == {("rasa", 5055)}
     # The action server calls Botfront's GraphQL API (BF_URL).
     assert ("actions", 3000) in ingress_sources(specs["allow-to-botfront"])

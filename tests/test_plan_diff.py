@@ -350,8 +350,10 @@ def test_real_plans_one_image_tag_changes_exactly_one_path() -> None:
     from ops.plan_diff import diff_plans, render_text
 
     diff = diff_plans(_real("dev"), _real("dev", images={"rasa": "botfront/rasa-for-botfront:v2.3.3-bf.5"}))
-    assert diff.summary == "0 to add, 1 to change, 0 to remove"
-    (item,) = diff.changed
+    # The Deployment, and the verification Job, which runs the Rasa image and re-runs on a change.
+    assert diff.summary == "0 to add, 2 to change, 0 to remove"
+    item, job = sorted(diff.changed, key=lambda c: c.resource.type)
+    assert (job.resource.type, job.resource.name) == ("kubernetes:batch/v1:Job", "verify")
     assert (item.resource.type, item.resource.name) == ("kubernetes:apps/v1:Deployment", "rasa")
     paths = {c.path for c in item.changes}
     assert "spec.template.spec.containers[rasa].image" in paths or any(p.endswith(".image") for p in paths)

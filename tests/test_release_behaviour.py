@@ -217,8 +217,20 @@ CALLS_1_0 = {
     ("mongo-backup", "mongo", 27017),
     ("mongo-restore", "mongo", 27017),
 }
+# The verification Job (components/verify.py) calls every service it checks, on its port.
+VERIFY_1_0 = {
+    ("verify", "botfront", 3000),
+    ("verify", "rasa", 5005),
+    ("verify", "duckling", 8000),
+    ("verify", "actions", 5055),
+}
+CALLS_1_0 |= VERIFY_1_0
 # 0.27.5 adds botfront -> botfront-api (import/export) and botfront-api -> mongo.
-CALLS_0_27 = CALLS_1_0 | {("botfront", "botfront-api", 8080), ("botfront-api", "mongo", 27017)}
+CALLS_0_27 = CALLS_1_0 | {
+    ("botfront", "botfront-api", 8080),
+    ("botfront-api", "mongo", 27017),
+    ("verify", "botfront-api", 8080),
+}
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -278,4 +290,7 @@ def test_every_rasa_instance_is_public_on_its_channel_paths_only_and_calls_its_o
         ("rasa", "actions"),
         ("rasa-bf-production", "actions"),
         ("rasa-support-production", "actions-support"),
+        # The verification Job checks every action server's /health.
+        ("verify", "actions"),
+        ("verify", "actions-support"),
     }

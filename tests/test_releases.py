@@ -98,6 +98,7 @@ def test_every_fact_of_a_release_cites_its_source_at_the_release_tags(release: s
         "health_open",
         "rasa_token",
         "calls",
+        "engineio",
     }
     assert set(r.sources) == facts
     tag = r.botfront.rsplit(":", 1)[1]
