@@ -49,6 +49,14 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     provider itself would plan it (DiffConfig replaces on a changed `renderYamlToDirectory`).
     """
     if render_to:
+        ignored = [
+            k for k in ("context", "kubeconfig", "clusterIdentifier") if kube.get_secret(k) is not None
+        ]
+        if ignored:
+            pulumi.log.warn(
+                f"botfront:renderTo is set: kubernetes:{', kubernetes:'.join(ignored)} ignored "
+                "(a render-mode stack connects to no cluster and never deploys)"
+            )
         return {
             "kubeconfig": "",
             "render_yaml_to_directory": render_to,

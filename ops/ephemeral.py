@@ -8,9 +8,10 @@
 
 `up` creates (or selects) the stack, marks it ephemeral with an expiry, gives it the config of
 the template stack file `<stackConfigDir>/Pulumi.ephemeral.yaml` with its own namespace
-(`botfront-<name>`), and runs `pulumi up`. Re-running `up` pushes the expiry forward, so a pull
-request that keeps moving keeps its stack. `destroy` destroys and removes one stack (a stack that
-does not exist is success). `reap` destroys and removes every ephemeral stack past its expiry.
+(`botfront-<name>`), and runs `pulumi up` with the project's policy pack. Re-running `up` pushes
+the expiry forward, so a pull request that keeps moving keeps its stack. `destroy` destroys and
+removes one stack (a stack that does not exist is success, and so is one whose cluster is gone).
+`reap` destroys and removes every ephemeral stack past its expiry.
 
 The marker: stack tags are the source of truth (`ephemeral=true`, `expires-at=<ISO 8601 UTC>`).
 Every backend keeps tags: Pulumi Cloud always has, self-managed backends (file://, s3://, gs://,

@@ -69,3 +69,8 @@ def test_render_mode_passes_no_context_or_kubeconfig_and_renders_everything() ->
 def test_deploying_stacks_do_not_render() -> None:
     inputs = provider_inputs()
     assert "renderYamlToDirectory" not in inputs and "alwaysRender" not in inputs
+
+
+def test_render_mode_says_which_connection_settings_it_ignores(caplog: pytest.LogCaptureFixture) -> None:
+    provider_inputs(renderTo="out", **{"kubernetes:context": "prod-eu"})
+    assert any("kubernetes:context ignored" in r.getMessage() for r in caplog.records)
