@@ -86,6 +86,16 @@ class KubernetesTarget(pulumi.ComponentResource):
             # instead of the Secret being deleted and re-created under running pods.
             enable_secret_mutable=True,
             enable_config_map_mutable=True,
+            # Pinned: left unset, the SDK copies PULUMI_K8S_* variables of whoever runs `pulumi up`
+            # into the provider's state (provider.py, `get_env_bool`). Not `delete_unreachable`:
+            # a value in the state would override the variable that ops/ephemeral.py sets for
+            # a destroy (provider.go, Configure: "the provider flag ... will override the ENV var").
+            enable_server_side_apply=True,
+            enable_patch_force=False,
+            skip_update_unreachable=False,
+            upsert_existing_objects=False,
+            suppress_deprecation_warnings=False,
+            suppress_helm_hook_warnings=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Deleting a namespace deletes its volumes, so it is kept exactly like the data it holds.

@@ -74,3 +74,31 @@ def test_deploying_stacks_do_not_render() -> None:
 def test_render_mode_says_which_connection_settings_it_ignores(caplog: pytest.LogCaptureFixture) -> None:
     provider_inputs(renderTo="out", **{"kubernetes:context": "prod-eu"})
     assert any("kubernetes:context ignored" in r.getMessage() for r in caplog.records)
+
+
+def test_no_provider_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "ENABLE_SERVER_SIDE_APPLY",
+        "ENABLE_PATCH_FORCE",
+        "SKIP_UPDATE_UNREACHABLE",
+        "UPSERT_EXISTING_OBJECTS",
+        "ENABLE_SECRET_MUTABLE",
+        "ENABLE_CONFIGMAP_MUTABLE",
+    ):
+        value = "false" if name.startswith("ENABLE_S") or name.endswith("MUTABLE") else "true"
+        monkeypatch.setenv(f"PULUMI_K8S_{name}", value)
+    inputs = provider_inputs()
+    assert inputs["enableServerSideApply"] == "true" and inputs["enableSecretMutable"] == "true"
+    assert inputs["enableConfigMapMutable"] == "true"
+    assert (
+        inputs["enablePatchForce"]
+        == inputs["skipUpdateUnreachable"]
+        == inputs["upsertExistingObjects"]
+        == "false"
+    )
+
+
+def test_delete_unreachable_is_left_to_the_destroy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unset in the state, so PULUMI_K8S_DELETE_UNREACHABLE set by ops/ephemeral.py's destroy applies.
+    monkeypatch.delenv("PULUMI_K8S_DELETE_UNREACHABLE", raising=False)
+    assert "deleteUnreachable" not in provider_inputs()
