@@ -131,6 +131,23 @@ class Yaml12Loader(yaml.SafeLoader):
     def construct_go_scalar(self, node: Any) -> Any:
         return resolve_plain(str(self.construct_scalar(node)))[1]
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # yaml.v3 refuses a repeated key, PyYAML keeps the last one silently. ASSUMPTION (go-yaml
+        # is not mirrored here): yaml.v3 decode.go, `mapping key %#v already defined at line %d`.
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f'mapping key "{key_node.value}" already defined at line {seen[key]}',
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
 
 for _tag in (_INT, _FLOAT, _BOOL, _NULL):
     Yaml12Loader.add_constructor(_tag, Yaml12Loader.construct_go_scalar)

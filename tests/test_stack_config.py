@@ -118,6 +118,12 @@ PARITY: list[tuple[str, str, Any, str]] = [
         {"botfront:release": "1:20"},
         f'{YAML3} ("Base 60 floats ... purposefully unsupported")',
     ),
+    (
+        "duplicate-key-refused",
+        cfg("  botfront:flag: true\n  botfront:flag: false\n"),
+        ("error", 'mapping key "botfront:flag" already defined at line 3'),
+        "go-yaml/yaml v3 decode.go (mapping key already defined; ASSUMPTION, not mirrored)",
+    ),
     # Types declared in Pulumi.yaml
     (
         "integer-from-text",
