@@ -186,6 +186,12 @@ def check_backend(env: Mapping[str, str], *, needs_secrets: bool, secrets_provid
         )
     if not url or url.startswith(("https://", "http://")):
         return f"Pulumi Cloud ({url or 'https://api.pulumi.com'})"
+    if url.startswith("file://") and env.get("CI", "").lower() == "true":
+        raise UsageError(
+            f"PULUMI_BACKEND_URL is file:// state ({url}) on a CI runner: it is gone after the job, so "
+            "this stack's up, its destroy and the reaper would never meet; use s3://, gs://, azblob:// "
+            "or Pulumi Cloud"
+        )
     has_passphrase = bool(env.get("PULUMI_CONFIG_PASSPHRASE") or env.get("PULUMI_CONFIG_PASSPHRASE_FILE"))
     if needs_secrets and not has_passphrase and not secrets_provider:
         raise UsageError(

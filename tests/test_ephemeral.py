@@ -805,3 +805,12 @@ def test_every_command_needs_the_passphrase_on_a_self_managed_backend(
         ["--work-dir", str(project), *command], env={"PULUMI_BACKEND_URL": "s3://state"}
     )
     assert code == 2 and "PULUMI_CONFIG_PASSPHRASE" in err and roots == []
+
+
+def test_file_state_is_refused_on_ci_runners(project: Path) -> None:
+    # GitHub Actions sets CI=true; file:// state would not outlive the job.
+    env = {"PULUMI_BACKEND_URL": "file:///tmp/state", "PULUMI_CONFIG_PASSPHRASE": "x", "CI": "true"}
+    code, _, err, roots = run(["--work-dir", str(project), "reap"], env=env)
+    assert code == 2 and "file:// state" in err and roots == []
+    code, _, _, roots = run(["--work-dir", str(project), "reap"], FakeWorkspace(), env={**env, "CI": ""})
+    assert code == 0 and roots  # fine on a workstation
