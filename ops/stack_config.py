@@ -102,7 +102,7 @@ def resolve_plain(text: str) -> tuple[str, Any]:
         if re.fullmatch(r"\.[0-9]+([eE][-+]?[0-9]+)?", text):
             return _FLOAT, float(text)
         return _STR, text
-    if hint.isdigit() or hint in "+-":
+    if hint in "0123456789+-":
         # Timestamps: yaml.v3 decodes them into interface{} as the original string (decode.go).
         if _TIMESTAMP_START.match(text) and _TIMESTAMP.fullmatch(text):
             return _STR, text
@@ -110,7 +110,7 @@ def resolve_plain(text: str) -> tuple[str, Any]:
         value = _go_int(plain, 0)
         if value is not None:
             return _INT, value
-        if _YAML_FLOAT.fullmatch(plain):
+        if _YAML_FLOAT.fullmatch(plain) and math.isfinite(float(plain)):  # ParseFloat: no range error
             return _FLOAT, float(plain)
         for prefix, base in (("0b", 2), ("-0b", 2), ("0o", 8), ("-0o", 8)):
             if plain.startswith(prefix):

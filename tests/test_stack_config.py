@@ -345,3 +345,32 @@ def test_the_plan_command_reports_a_bad_stack_file_without_traceback(
     assert ops.plan.main(["--stack", "bad", "--out", str(tmp_path / "build")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("error: stacks/Pulumi.bad.yaml:3:1: invalid YAML"), err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # go-yaml/yaml v3 resolve.go, resolve(): what an unquoted scalar becomes.
+        ("yes", "yes"),
+        ("Off", "Off"),
+        ("True", True),
+        ("~", None),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("0777", 511),  # "Octals from the 1.1 spec, spelled as 0777, are still decoded"
+        ("0b101", 5),
+        ("1_000", 1000),  # underscores are dropped before parsing
+        ("08", 8.0),  # not octal, but yamlStyleFloat
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("1e400", "1e400"),  # ParseFloat's range error: left a string
+        ("1:20", "1:20"),  # no base-60
+        ("2024-01-31", "2024-01-31"),
+        ("+", "+"),
+    ],
+)
+def test_plain_scalars_resolve_as_yaml_v3_does(text: str, expected: Any) -> None:
+    from ops.stack_config import resolve_plain
+
+    value = resolve_plain(text)[1]
+    assert value == expected and type(value) is type(expected)
