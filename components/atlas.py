@@ -136,8 +136,15 @@ class AtlasDatabase(MongoDatabase):
                 mongo_db_major_version=s.mongo_version if s.dedicated else None,
                 backup_enabled=(backup is not None) if s.dedicated else None,
                 pit_enabled=(backup.point_in_time if backup else False) if s.dedicated else None,
-                # Snapshots outlive an accidental cluster deletion in stacks that protect data.
-                retain_backups_enabled=(args.protect and backup is not None) if s.dedicated else None,
+                # Snapshots outlive the cluster whenever backups are on, protected or not. The
+                # provider reads this flag only on delete, from the state, i.e. as the last update
+                # left it (mongodb/terraform-provider-mongodbatlas@v2.16.0:
+                # internal/service/advancedcluster/resource.go, Delete: `retainBackups :=
+                # ...state.RetainBackupsEnabled`). Tied to `protect`, the update that switches
+                # protection off would also switch this off, and the delete that follows would
+                # take every snapshot with the cluster. (v2.16.0 is what pulumi-mongodbatlas
+                # v4.14.0 bridges, the newest mirrored; we pin 4.18.0: ASSUMPTION, unchanged.)
+                retain_backups_enabled=(backup is not None) if s.dedicated else None,
                 termination_protection_enabled=args.protect,
                 # Keep the configured specs in state while Atlas auto-scales (no drift, no
                 # ignore_changes); only meaningful on dedicated tiers, and never toggled later.

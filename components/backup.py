@@ -205,7 +205,8 @@ class MongoBackup(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
+            # No depends_on the claim: its consumers never wait for it (database.py, data_volume).
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.restore_job = None
@@ -238,7 +239,7 @@ class MongoBackup(pulumi.ComponentResource):
                     parent=self,
                     # Children do not inherit the component's depends_on: restore only once the
                     # database the caller named (its Deployment ready, its Secret there) exists.
-                    depends_on=[self.volume, *_resources_in(opts)],
+                    depends_on=_resources_in(opts),
                     # Never re-run a restore because the program changed (a new image, new
                     # resources): a replaced Job would restore again over newer data. Only a new
                     # archive name (a new Job name) runs a new restore.

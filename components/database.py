@@ -38,10 +38,27 @@ def data_volume(
     labels: Mapping[str, str],
     access_mode: str = "ReadWriteOnce",
 ) -> core.PersistentVolumeClaim:
-    """A PVC holding data (database, models, backups): kept like data (`keep_data`)."""
+    """A PVC holding data (database, models, backups): kept like data (`keep_data`).
+
+    Nothing waits for it to be Bound, the claim itself included (`pulumi.com/skipAwait`). The
+    provider awaits a new claim until Bound unless it can read the claim's StorageClass and finds
+    `WaitForFirstConsumer`, then only until Pending (pulumi/pulumi-kubernetes@v4.32.0:
+    provider/pkg/await/awaiters.go, untilCoreV1PersistentVolumeClaimReady and pvcBindMode; 5
+    minutes). Under such a class (the default on most clouds) a claim binds only once a pod uses
+    it: a deploying identity that may not read StorageClasses (docs/rbac.md), or a backups claim
+    whose first consumer is tomorrow's CronJob run, would fail `pulumi up` at the timeout, and a
+    consumer that depends_on its claim would deadlock. The Deployment's own awaiter still reports
+    claims that never bind (provider/pkg/await/deployment.go, checkPersistentVolumeClaimStatus).
+    """
     return core.PersistentVolumeClaim(
         name,
-        metadata=meta.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        metadata=meta.ObjectMetaArgs(
+            name=name,
+            namespace=namespace,
+            labels=dict(labels),
+            # provider/pkg/metadata/annotations.go: skipAwait is the string "true".
+            annotations={"pulumi.com/skipAwait": "true"},
+        ),
         spec=core.PersistentVolumeClaimSpecArgs(
             access_modes=[access_mode],
             storage_class_name=storage_class,

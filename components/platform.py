@@ -92,9 +92,9 @@ class BotfrontPlatform(pulumi.ComponentResource):
             config, config_checksum = self._rasa_config(instance, settings, args.checksum_key, child)
             self.rasa_configs[instance.name] = config
             config_checksums[instance.name] = config_checksum
-            needs[instance.name] = [volume, config]
-            if instance.default:
-                needs[BOTFRONT] = [volume]
+            # Not the volume: a consumer that waits for its claim deadlocks under a
+            # WaitForFirstConsumer class (components/database.py, data_volume).
+            needs[instance.name] = [config]
 
         self.workloads = {}
         for spec in application_specs(settings):

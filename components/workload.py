@@ -148,6 +148,46 @@ class WorkloadArgs:
     placement: Placement = field(default_factory=Placement)
 
 
+# Added to each pod's probe allowance: pulling the image (Rasa's is several GB) and attaching
+# its volume, neither of which a probe covers since they happen before the container starts.
+# ASSUMPTION (not in any source mirrored here): 10 minutes covers a cold pull of the largest
+# image and a volume re-attach after a node loss (Kubernetes force-detaches after 6 minutes).
+PULL_AND_ATTACH_MARGIN_SECONDS = 600
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+
+
+def pod_ready_seconds(spec: ServiceSpec) -> int:
+    """How long one pod may take to be ready, by its own probes, plus the pull-and-attach margin.
+
+    The startup probe's initial delay plus failureThreshold periods (plus the last attempt's
+    timeout), then the readiness probe's initial delay and one period to its first success.
+    """
+    startup, readiness = spec.probes.startup, spec.probes.readiness
+    return (
+        startup.initial_delay
+        + startup.failure_threshold * startup.period
+        + startup.timeout
+        + readiness.initial_delay
+        + readiness.period
+        + readiness.timeout
+        + PULL_AND_ATTACH_MARGIN_SECONDS
+    )
+
+
+def await_timeout_seconds(spec: ServiceSpec) -> int:
+    """How long `pulumi up` waits for the Deployment to be ready.
+
+    The provider's default is 10 minutes (pulumi/pulumi-kubernetes@v4.32.0:
+    provider/pkg/await/await.go, `timeout := 10 * time.Minute` unless metadata.TimeoutDuration
+    finds custom timeouts or the `pulumi.com/timeoutSeconds` annotation,
+    provider/pkg/metadata/overrides.go), less than Rasa's startup probe alone allows. A rolling
+    update (maxSurge 1, maxUnavailable 0) replaces the pods one after another; Recreate starts
+    them together. The Service needs one ready endpoint only (provider/pkg/await/service.go,
+    endpointsReady "at least 1 ready endpoint"): `pod_ready_seconds`.
+    """
+    return pod_ready_seconds(spec) * (1 if spec.recreate else max(spec.replicas, 1))
+
+
 def selector_labels(name: str) -> dict[str, str]:
     return {NAME_LABEL: name, PART_OF_LABEL: PART_OF}
 
@@ -176,6 +216,9 @@ class Workload(pulumi.ComponentResource):
         pod_labels = {**labels, "app.kubernetes.io/version": image_version(spec.image)}
         if spec.co_locate:
             pod_labels[CO_LOCATE_LABEL] = spec.co_locate
+        # On the objects, not in pod templates: a changed timeout rolls no pod.
+        timeout = {TIMEOUT_ANNOTATION: str(await_timeout_seconds(spec))}
+        service_timeout = {TIMEOUT_ANNOTATION: str(pod_ready_seconds(spec))}
 
         self.deployment = apps.Deployment(
             spec.name,
@@ -183,7 +226,7 @@ class Workload(pulumi.ComponentResource):
                 name=spec.name,
                 namespace=args.namespace,
                 labels=pod_labels,
-                annotations=analyzer_skips(spec.image, _reads_secrets_from_env(spec)) or None,
+                annotations={**analyzer_skips(spec.image, _reads_secrets_from_env(spec)), **timeout},
             ),
             spec=apps.DeploymentSpecArgs(
                 replicas=spec.replicas,
@@ -203,7 +246,9 @@ class Workload(pulumi.ComponentResource):
         # (a Service awaits ready endpoints: pulumi-kubernetes#1242).
         self.service = core.Service(
             spec.name,
-            metadata=meta.ObjectMetaArgs(name=spec.name, namespace=args.namespace, labels=labels),
+            metadata=meta.ObjectMetaArgs(
+                name=spec.name, namespace=args.namespace, labels=labels, annotations=service_timeout
+            ),
             spec=core.ServiceSpecArgs(
                 type="ClusterIP",
                 cluster_ip="None" if spec.headless else None,

@@ -8,9 +8,10 @@
 
 `up` creates (or selects) the stack, marks it ephemeral with an expiry, gives it the config of
 the template stack file `<stackConfigDir>/Pulumi.ephemeral.yaml` with its own namespace
-(`botfront-<name>`), and runs `pulumi up`. Re-running `up` pushes the expiry forward, so a pull
-request that keeps moving keeps its stack. `destroy` destroys and removes one stack (a stack that
-does not exist is success). `reap` destroys and removes every ephemeral stack past its expiry.
+(`botfront-<name>`), and runs `pulumi up` with the project's policy pack. Re-running `up` pushes
+the expiry forward, so a pull request that keeps moving keeps its stack. `destroy` destroys and
+removes one stack (a stack that does not exist is success, and so is one whose cluster is gone).
+`reap` destroys and removes every ephemeral stack past its expiry.
 
 The marker: stack tags are the source of truth (`ephemeral=true`, `expires-at=<ISO 8601 UTC>`).
 Every backend keeps tags: Pulumi Cloud always has, self-managed backends (file://, s3://, gs://,
@@ -33,21 +34,32 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TextIO
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as `python ops/ephemeral.py`
+    sys.path.insert(0, str(ROOT))
+
+from ops.stack_config import StackFileError, config_text, load_yaml  # noqa: E402
 
 LONG_LIVED = ("dev", "staging", "prod")
 TEMPLATE_STACK = "ephemeral"
 RESERVED = (*LONG_LIVED, TEMPLATE_STACK)
 NAMESPACE_PREFIX = "botfront-"
 MAX_NAME_LEN = 63 - len(NAMESPACE_PREFIX)  # the namespace botfront-<name> is a DNS-1123 label too
+
+# A destroy must succeed when the stack's cluster is already gone (a deleted kind/CI cluster), or
+# the reaper fails on that stack at every run forever. With this variable the Kubernetes provider
+# drops the objects of an unreachable cluster from the state instead of failing:
+# pulumi/pulumi-kubernetes@v4.32.0 provider/pkg/provider/provider.go, Configure
+# (`os.LookupEnv("PULUMI_K8S_DELETE_UNREACHABLE")`, read when the provider's own
+# `deleteUnreachable` input is unset, which the program never sets) and Delete
+# (`if k.deleteUnreachable` on an unreachable cluster). The project pins v4.34.2: ASSUMPTION, same.
+DESTROY_ENV = {"PULUMI_K8S_DELETE_UNREACHABLE": "true"}
 
 TAG_EPHEMERAL = "ephemeral"
 TAG_EXPIRES = "expires-at"
@@ -66,9 +78,8 @@ EXIT_USAGE = 2
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _TTL = re.compile(r"^([0-9]+)([mhd])$")
 _TTL_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-# Pulumi property-path names that need no quoting (resource.ParsePropertyPath).
+# Top-level key names that need no quoting in a property path (resource.ParsePropertyPath).
 _PATH_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_INT64 = (-(2**63), 2**63 - 1)
 
 Clock = Callable[[], datetime]
 Output = Callable[[str], None]
@@ -175,6 +186,12 @@ def check_backend(env: Mapping[str, str], *, needs_secrets: bool, secrets_provid
         )
     if not url or url.startswith(("https://", "http://")):
         return f"Pulumi Cloud ({url or 'https://api.pulumi.com'})"
+    if url.startswith("file://") and env.get("CI", "").lower() == "true":
+        raise UsageError(
+            f"PULUMI_BACKEND_URL is file:// state ({url}) on a CI runner: it is gone after the job, so "
+            "this stack's up, its destroy and the reaper would never meet; use s3://, gs://, azblob:// "
+            "or Pulumi Cloud"
+        )
     has_passphrase = bool(env.get("PULUMI_CONFIG_PASSPHRASE") or env.get("PULUMI_CONFIG_PASSPHRASE_FILE"))
     if needs_secrets and not has_passphrase and not secrets_provider:
         raise UsageError(
@@ -263,9 +280,9 @@ def load_project(root: Path) -> Project:
     if not project_file.is_file():
         raise UsageError(f"no Pulumi.yaml in {root}: pass --work-dir <project directory>")
     try:
-        data = yaml.safe_load(project_file.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"{project_file}: not valid YAML: {error}") from error
+        data = load_yaml(project_file) or {}
+    except StackFileError as error:
+        raise UsageError(str(error)) from error
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise UsageError(f"{project_file}: no project name")
     config_dir = data.get("stackConfigDir")
@@ -281,9 +298,9 @@ def load_template(path: Path) -> tuple[dict[str, Any], list[str]]:
             f"template stack file {path} does not exist: every ephemeral stack starts from its config"
         )
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path}: not valid YAML: {error}") from error
+        data = load_yaml(path) or {}
+    except StackFileError as error:
+        raise UsageError(str(error)) from error
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping with a 'config:' key")
     warnings = []
@@ -307,8 +324,8 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     ignores stackConfigDir, and `pulumi config --json` would mix in the project's defaults.
     """
     try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
+        data = load_yaml(path) if path.is_file() else None
+    except StackFileError:
         return {}
     config = data.get("config") if isinstance(data, dict) else None
     return dict(config) if isinstance(config, dict) else {}
@@ -316,32 +333,6 @@ def read_stack_file(path: Path) -> dict[str, Any]:
 
 def is_secure(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
-
-
-def _cli_retypes(text: str) -> bool:
-    """Whether `pulumi config set --path` would store this string as a bool or an integer.
-
-    Mirrors adjustObjectValue in pulumi's sdk/go/common/resource/config/map.go: "true"/"false" become
-    booleans, strconv.Atoi-able text becomes an integer unless it has a leading zero.
-    """
-    if text in ("true", "false"):
-        return True
-    if len(text) > 1 and text[0] == "0":
-        return False
-    return re.fullmatch(r"[+-]?[0-9]+", text) is not None and _INT64[0] <= int(text) <= _INT64[1]
-
-
-def _segment(key: Any, first: bool) -> str | None:
-    """One property-path segment for a mapping key, or None when no path can name it."""
-    if not isinstance(key, str) or not key or "\\" in key or "=" in key:
-        return None
-    if _PATH_NAME.match(key):
-        return key if first else f".{key}"
-    return '["' + key.replace('"', '\\"') + '"]'
-
-
-class _NotRepresentable(Exception):
-    pass
 
 
 def strip_secure(value: Any, path: str, warnings: list[str]) -> Any:
@@ -368,72 +359,35 @@ def strip_secure(value: Any, path: str, warnings: list[str]) -> Any:
     return value
 
 
-def _path_leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(path key, text) pairs that rebuild `value` exactly under `pulumi config set --path`."""
-    if isinstance(value, dict):
-        if not value:
-            raise _NotRepresentable
-        for key, item in value.items():
-            segment = _segment(key, first=False)
-            if segment is None:
-                raise _NotRepresentable
-            yield from _path_leaves(item, path + segment)
-    elif isinstance(value, list):
-        if not value:
-            raise _NotRepresentable
-        for index, item in enumerate(value):
-            yield from _path_leaves(item, f"{path}[{index}]")
-    elif isinstance(value, bool):
-        yield path, "true" if value else "false"
-    elif isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise _NotRepresentable
-        yield path, str(value)
-    elif isinstance(value, str):
-        if _cli_retypes(value):  # the CLI would turn "true" or "42" into a bool or a number
-            raise _NotRepresentable
-        yield path, value
-    else:  # floats become strings, nulls cannot be written
-        raise _NotRepresentable
-
-
-def _scalar_text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return str(value)
-    return None
-
-
 @dataclass
 class ConfigPlan:
     """How to set the template's config through the CLI.
 
-    `plain` is set without --path (top-level scalars, and objects kept as JSON text); `paths` with
-    --path, in order, so list items are appended index by index. `path_roots` are the top-level
-    keys that `paths` builds: they are removed first so nothing stale survives inside them.
+    `plain` holds the scalars, as the text the CLI would hand the program; `objects` the maps and
+    lists, set whole as JSON objects (not JSON text) so the stack file holds the same nested YAML as
+    the template and keys typed `object`/`array` in Pulumi.yaml still type-check.
     """
 
     plain: dict[str, str] = field(default_factory=dict)
-    paths: dict[str, str] = field(default_factory=dict)
-    path_roots: set[str] = field(default_factory=set)
+    objects: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> set[str]:
-        return set(self.plain) | self.path_roots
+        return set(self.plain) | set(self.objects)
 
 
 def plan_config(template: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> ConfigPlan:
-    """Turn a stack file's `config:` mapping into values for `set_all_config`.
+    """Turn a stack file's `config:` mapping into values for the CLI.
 
-    Objects and lists become one --path key per leaf (`botfront:database.mode=incluster`), so the
-    new stack file holds the same nested YAML as the template and typed project config (arrays)
-    still validates. Where --path cannot rebuild a value exactly (empty containers, nulls, floats,
-    strings the CLI would re-type such as "true" or "42"), the top-level value is stored as JSON
-    text instead, which `pulumi.Config.get_object` reads identically. Secure values are skipped with
-    a warning: they are encrypted with another stack's key. `overrides` (plain strings) win.
+    Scalars are set as the text the CLI reads from the template (ops/stack_config.py: an empty
+    value is "", 1.0 is "1"). Objects and lists go whole through `pulumi config set-all --json`
+    with an `objectValue`, which stores them as objects (pulumi/pulumi@v3.259.0:
+    pkg/cmd/pulumi/config/config.go, newConfigSetAllCmd: `config.NewObjectValue`), unlike
+    `--path` leaf by leaf, which re-types strings such as "true" or "042" and cannot write empty
+    containers. Secure values are skipped with a warning: they are encrypted with another stack's
+    key. `overrides` (plain strings) win.
     """
     plan = ConfigPlan()
     overrides = overrides or {}
@@ -447,27 +401,28 @@ def plan_config(template: Mapping[str, Any], overrides: Mapping[str, str] | None
             )
             continue
         if isinstance(value, dict | list):
-            value = strip_secure(value, key, plan.warnings)
-            namespace, _, name = key.partition(":")
-            first = _segment(name, first=True)
-            try:
-                if first is None or first.startswith("["):
-                    raise _NotRepresentable
-                leaves = list(_path_leaves(value, f"{namespace}:{first}"))
-            except _NotRepresentable:
-                plan.plain[key] = json.dumps(value, separators=(",", ":"))
-                plan.notes.append(f"{key}: set as JSON text (`config set --path` cannot rebuild it exactly)")
-                continue
-            plan.paths.update(leaves)
-            plan.path_roots.add(key)
+            plan.objects[key] = strip_secure(value, key, plan.warnings)
             continue
-        text = _scalar_text(value)
-        if text is None:
-            plan.warnings.append(f"{key}: skipped: null has no config representation")
-            continue
-        plan.plain[key] = text
+        try:
+            plan.plain[key] = config_text(value)[0]
+        except ValueError as error:  # .inf/.nan: the CLI cannot encode them either
+            plan.warnings.append(f"{key}: skipped: {error}")
     plan.plain.update(overrides)
     return plan
+
+
+def objects_json(objects: Mapping[str, Any]) -> str:
+    """The `--json` argument of `pulumi config set-all` for `objects`.
+
+    The shape `pulumi config --json` prints (config.go, configValueJSON): `value` is the object's
+    JSON text, which the CLI stores; `objectValue` marks it as an object.
+    """
+    return json.dumps(
+        {
+            key: {"value": config_text(value)[0], "objectValue": value, "secret": False}
+            for key, value in objects.items()
+        }
+    )
 
 
 def parse_set(items: Sequence[str]) -> dict[str, str]:
@@ -502,7 +457,9 @@ class Workspace(Protocol):
 
     def create_or_select(self, stack: str) -> None: ...
 
-    def set_config(self, stack: str, values: Mapping[str, str], *, path: bool) -> None: ...
+    def set_config(self, stack: str, values: Mapping[str, str]) -> None: ...
+
+    def set_objects(self, stack: str, objects: Mapping[str, Any]) -> None: ...
 
     def remove_config(self, stack: str, keys: Sequence[str]) -> None: ...
 
@@ -512,7 +469,7 @@ class Workspace(Protocol):
 
     def last_update_config(self, stack: str) -> dict[str, str]: ...
 
-    def up(self, stack: str, on_output: Output) -> dict[str, Any]: ...
+    def up(self, stack: str, on_output: Output, policy_packs: Sequence[str] = ()) -> dict[str, Any]: ...
 
     def destroy(self, stack: str, on_output: Output) -> None: ...
 
@@ -557,9 +514,13 @@ class AutomationWorkspace:
     def create_or_select(self, stack: str) -> None:
         self._stacks[stack] = self._auto.Stack.create_or_select(stack, self._ws)
 
-    def set_config(self, stack: str, values: Mapping[str, str], *, path: bool) -> None:
+    def set_config(self, stack: str, values: Mapping[str, str]) -> None:
         config = {k: self._auto.ConfigValue(v, secret=False) for k, v in values.items()}
-        self._stack(stack).set_all_config(config, path=path)
+        self._stack(stack).set_all_config(config)
+
+    def set_objects(self, stack: str, objects: Mapping[str, Any]) -> None:
+        # `pulumi config set-all --json` (CLI v3.203.0+; pulumi.automation Stack.set_all_config_json).
+        self._stack(stack).set_all_config_json(objects_json(objects))
 
     def remove_config(self, stack: str, keys: Sequence[str]) -> None:
         self._stack(stack).remove_all_config(list(keys))
@@ -588,17 +549,27 @@ class AutomationWorkspace:
             return {}
         return {k: v.value for k, v in history[0].config.items()}
 
-    def up(self, stack: str, on_output: Output) -> dict[str, Any]:
-        result = self._stack(stack).up(on_output=on_output, color="never")
+    def up(self, stack: str, on_output: Output, policy_packs: Sequence[str] = ()) -> dict[str, Any]:
+        # `--policy-pack` for each (pulumi.automation Stack.up, policy_packs).
+        result = self._stack(stack).up(
+            on_output=on_output, color="never", policy_packs=list(policy_packs) or None
+        )
         return {k: v.value for k, v in result.outputs.items() if not v.secret}
 
     def destroy(self, stack: str, on_output: Output) -> None:
+        # Only for the destroy: `up` runs the program, and the SDK would copy the variable into
+        # the provider's inputs (pulumi_kubernetes provider.py reads PULUMI_K8S_DELETE_UNREACHABLE
+        # when delete_unreachable is unset), keeping it in the state.
+        saved = self._ws.env_vars
+        self._ws.env_vars = {**saved, **DESTROY_ENV}
         try:
             self._stack(stack).destroy(on_output=on_output, color="never")
         except self._auto.StackNotFoundError as error:
             raise StackMissing(stack) from error
         except self._auto.ConcurrentUpdateError as error:
             raise UpdateInProgress(short_error(error)) from error
+        finally:
+            self._ws.env_vars = saved
 
     def remove(self, stack: str) -> None:
         try:
@@ -683,6 +654,7 @@ def cmd_up(
     now: datetime,
     io: Streams,
     overrides: Mapping[str, str] | None = None,
+    policy_packs: Sequence[str] = (),
 ) -> int:
     template_file = project.stack_file(TEMPLATE_STACK)
     template, warnings = load_template(template_file)
@@ -706,7 +678,7 @@ def cmd_up(
             return EXIT_FAILED
     ws.create_or_select(name)
     # Mark first: from here on, whatever fails, the reaper knows when this stack may go.
-    ws.set_config(name, markers, path=False)
+    ws.set_config(name, markers)
     try:
         ws.set_tags(name, {TAG_EPHEMERAL: "true", TAG_EXPIRES: format_time(expires)})
     except TagsUnsupported as error:
@@ -722,25 +694,26 @@ def cmd_up(
         raise
 
     # Config lives in the local stack file: drop what an earlier `up` left there and the template
-    # no longer has (project keys only; secrets set by hand stay), and the objects rebuilt below.
+    # no longer has (project keys only; secrets set by hand stay). Objects are set whole.
     prefix = f"{project.name}:"
     current = read_stack_file(project.stack_file(name))
     stale = sorted(
         key
         for key, value in current.items()
-        if key in plan.path_roots
-        or (key.startswith(prefix) and key not in plan.keys and not is_secure(value))
+        if key.startswith(prefix) and key not in plan.keys and not is_secure(value)
     )
     if stale:
         ws.remove_config(name, stale)
     plain = {k: v for k, v in plan.plain.items() if k not in markers}
     if plain:
-        ws.set_config(name, plain, path=False)
-    if plan.paths:
-        ws.set_config(name, plan.paths, path=True)
+        ws.set_config(name, plain)
+    if plan.objects:
+        ws.set_objects(name, plan.objects)
 
     io.say(f"up {name}: namespace {NAMESPACE_PREFIX}{name}, expires {format_time(expires)}")
-    outputs = ws.up(name, io.engine)
+    if policy_packs:
+        io.say(f"  policy packs: {', '.join(policy_packs)}")
+    outputs = ws.up(name, io.engine, policy_packs)
     for key in sorted(outputs):
         io.say(f"  {key}: {outputs[key] if isinstance(outputs[key], str) else json.dumps(outputs[key])}")
     io.say(f"done up {name}")
@@ -836,6 +809,24 @@ def cmd_reap(ws: Workspace, project: Project, now: datetime, io: Streams, dry_ru
 # CLI
 # ---------------------------------------------------------------------------------------------
 
+POLICY_DIR = "policy"
+
+
+def resolve_policy_packs(root: Path, given: Sequence[str]) -> list[str]:
+    """The policy pack directories `up` enforces: those given, else the project's own pack.
+
+    A pull-request stack is deployed, so it runs the same mandatory policies as the previews
+    (.github/workflows/preview.yml, `policyPacks: policy`).
+    """
+    chosen = [Path(p) if Path(p).is_absolute() else root / p for p in given] or [root / POLICY_DIR]
+    for pack in chosen:
+        if not (pack / "PulumiPolicy.yaml").is_file():
+            raise UsageError(
+                f"no policy pack at {pack} (no PulumiPolicy.yaml): pass --policy-pack <directory of a pack>"
+            )
+    return [str(pack) for pack in chosen]
+
+
 WorkspaceFactory = Callable[[Path, str | None], Workspace]
 
 
@@ -863,6 +854,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NS:KEY=VALUE",
         help="override one top-level config value of the template (repeatable)",
     )
+    up.add_argument(
+        "--policy-pack",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"policy pack to enforce, as previews do (repeatable; default: <work-dir>/{POLICY_DIR})",
+    )
     destroy = sub.add_parser("destroy", help="destroy and remove an ephemeral stack")
     destroy.add_argument("--name", required=True, help="stack name, e.g. pr-123")
     reap = sub.add_parser("reap", help="destroy every ephemeral stack past its expiry")
@@ -889,8 +887,10 @@ def main(
         # destroy and reap decrypt the stacks' config too: all need the passphrase on a DIY backend.
         backend = check_backend(env, needs_secrets=True, secrets_provider=args.secrets_provider)
         project = load_project(args.work_dir.resolve())
+        policy_packs: list[str] = []
         if args.command == "up":
             load_template(project.stack_file(TEMPLATE_STACK))  # fail before touching the backend
+            policy_packs = resolve_policy_packs(project.root, args.policy_pack)
     except UsageError as error:
         print(f"error: {error}", file=io.err)
         return EXIT_USAGE
@@ -914,7 +914,7 @@ def main(
     try:
         if args.command == "up":
             assert ttl is not None
-            return cmd_up(ws, project, name, ttl, clock(), io, overrides)
+            return cmd_up(ws, project, name, ttl, clock(), io, overrides, policy_packs)
         if args.command == "destroy":
             return cmd_destroy(ws, project, name, io)
         return cmd_reap(ws, project, clock(), io, dry_run=args.dry_run)

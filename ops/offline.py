@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks, settings
+
+from ops.stack_config import config_text, read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -79,6 +80,8 @@ class Plan:
     secret_outputs: set[str]
     # Raw (unmasked) values the mocks generated for secrets, so tests can prove none leaks.
     generated_secrets: list[str]
+    # What the CLI would warn about in the stack file (e.g. a key with no value).
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -217,48 +220,20 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-class StackFileError(Exception):
-    """The stack file or Pulumi.yaml cannot be read as the engine would."""
-
-
 def _config_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    return config_text(value)[0]
 
 
 def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
     """Project defaults overlaid with the stack file, as `pulumi config` would hand them over.
 
-    Encrypted (`secure:`) values cannot be read offline: they become placeholders that are
-    marked secret, so the program still takes the same code paths.
+    Read and checked as the CLI does (ops/stack_config.py): StackFileError where `pulumi up`
+    would refuse the stack before the program runs. Encrypted (`secure:`) values cannot be read
+    offline: they become placeholders that are marked secret, so the program still takes the
+    same code paths.
     """
-    project_file = root / "Pulumi.yaml"
-    project = yaml.safe_load(project_file.read_text())
-    name = project["name"]
-    config_dir = root / project.get("stackConfigDir", ".")
-    stack_file = config_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"no stack file {stack_file.relative_to(root)}; stacks: {', '.join(known)}")
-
-    def qualify(key: str) -> str:
-        return key if ":" in key else f"{name}:{key}"
-
-    values: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, declaration in (project.get("config") or {}).items():
-        if isinstance(declaration, dict) and ("default" in declaration or "value" in declaration):
-            default = declaration.get("value", declaration.get("default"))
-            values[qualify(key)] = _config_value(default)
-        elif not isinstance(declaration, dict):
-            values[qualify(key)] = _config_value(declaration)
-    stack_config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    for key, value in stack_config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[qualify(key)] = f"offline-placeholder-for-{key.split(':')[-1]}"
-            secret_keys.append(qualify(key))
-        else:
-            values[qualify(key)] = _config_value(value)
-    return values, secret_keys
+    loaded = read_stack(stack, root)
+    return loaded.values, loaded.secret_keys
 
 
 @contextmanager
@@ -282,8 +257,10 @@ def run_program(
     `config` replaces the stack file altogether (a complete `project:key -> text` map);
     `secrets` sets keys as `pulumi config set --secret` would.
     """
+    warnings: list[str] = []
     if config is None:
-        values, secret_keys = load_stack_config(stack, root)
+        loaded = read_stack(stack, root)
+        values, secret_keys, warnings = loaded.values, loaded.secret_keys, loaded.warnings
     else:
         values, secret_keys = dict(config), []
     for key, value in (overrides or {}).items():
@@ -301,7 +278,9 @@ def run_program(
         with _program_path(root):
             runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
-    return run_components(program, stack, values, secret_keys)
+    plan = run_components(program, stack, values, secret_keys)
+    plan.warnings = warnings
+    return plan
 
 
 def run_components(

@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from ops.offline import ROOT, Plan, PlannedResource, StackFileError, run_program
+from ops.offline import ROOT, Plan, PlannedResource, run_program
+from ops.stack_config import StackFileError
 
 DEFAULT_KUBE_VERSION = "1.30.0"
 
@@ -111,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = run_program(args.stack, overrides)
     except (ConfigError, StackFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
     out_dir = Path(args.out) / args.stack
     written = write_outputs(plan, out_dir)

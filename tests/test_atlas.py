@@ -325,7 +325,12 @@ def test_unprotected_stack_protects_nothing(mocks: Mocks) -> None:
     protected = [r.name for r in built.mocks.registered.values() if r.protect or r.retain_on_delete]
     assert protected == []
     assert built.one(CLUSTER).inputs["terminationProtectionEnabled"] is False
-    assert built.one(CLUSTER).inputs["retainBackupsEnabled"] is False
+
+
+def test_snapshots_are_retained_whenever_backups_are_on_even_unprotected(mocks: Mocks) -> None:
+    # Atlas reads retainBackupsEnabled only on delete, from the state: switching protection off
+    # must not also switch it off, or the next delete takes every snapshot with the cluster.
+    assert build(mocks, protect=False).one(CLUSTER).inputs["retainBackupsEnabled"] is True
 
 
 def test_children_are_parented_to_the_component(mocks: Mocks) -> None:

@@ -508,12 +508,15 @@ def test_a_new_archive_name_is_a_new_job_and_the_same_name_the_same_job() -> Non
     ]
 
 
-def test_restore_waits_for_the_database_and_the_volume_and_references_real_secret_keys() -> None:
+def test_restore_waits_for_the_database_not_the_claim_and_references_real_secret_keys() -> None:
     plan = build(BackupSettings(restore_from=ARCHIVE), with_mongo=True)
     job = plan.get(JOB, restore_job_name(ARCHIVE))
     deployment = plan.get("kubernetes:apps/v1:Deployment", "mongo")
     claim = plan.get(PVC, "mongo-backups")
-    assert deployment.urn in job.depends_on and claim.urn in job.depends_on
+    assert deployment.urn in job.depends_on
+    # The claim binds only once this Job's pod uses it (WaitForFirstConsumer): never waited on.
+    assert claim.urn not in job.depends_on
+    assert claim.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
     secret = plan.get("kubernetes:core/v1:Secret", "mongo-credentials")
     for resource in (job, plan.get(CRON, "mongo-backup")):
         for item in pod_of(resource)["containers"][0]["env"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -59,7 +60,7 @@ class FakeWorkspace:
         self.stacks[name] = {
             "tags": dict(tags or {}),
             "config": {},
-            "path_config": {},
+            "objects": {},
             "history": dict(history or {}),
             "in_progress": in_progress,
             "resources": 5,
@@ -80,10 +81,13 @@ class FakeWorkspace:
         if stack not in self.stacks:
             self.add(stack)
 
-    def set_config(self, stack: str, values: Mapping[str, str], *, path: bool) -> None:
-        self.calls.append(("set_config", stack, dict(values), path))
-        target = "path_config" if path else "config"
-        self._get(stack)[target].update(values)
+    def set_config(self, stack: str, values: Mapping[str, str]) -> None:
+        self.calls.append(("set_config", stack, dict(values)))
+        self._get(stack)["config"].update(values)
+
+    def set_objects(self, stack: str, objects: Mapping[str, Any]) -> None:
+        self.calls.append(("set_objects", stack, dict(objects)))
+        self._get(stack)["objects"].update(objects)
 
     def remove_config(self, stack: str, keys: Sequence[str]) -> None:
         self.calls.append(("remove_config", stack, list(keys)))
@@ -108,11 +112,13 @@ class FakeWorkspace:
         self.calls.append(("last_update_config", stack))
         return dict(self._get(stack)["history"])
 
-    def up(self, stack: str, on_output: Callable[[str], None]) -> dict[str, Any]:
-        self.calls.append(("up", stack))
+    def up(
+        self, stack: str, on_output: Callable[[str], None], policy_packs: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        self.calls.append(("up", stack, list(policy_packs)))
         state = self._get(stack)
         on_output(f"Updating ({stack})")
-        state["history"] = {**state["config"], **state["path_config"]}
+        state["history"] = {**state["config"], **state["objects"]}
         return dict(self.outputs)
 
     def destroy(self, stack: str, on_output: Callable[[str], None]) -> None:
@@ -176,6 +182,8 @@ def project(tmp_path: Path) -> Path:
     )
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.ephemeral.yaml").write_text(yaml.safe_dump(TEMPLATE))
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "PulumiPolicy.yaml").write_text("runtime: python\n")
     return tmp_path
 
 
@@ -301,23 +309,22 @@ def test_up_new_stack_gets_marker_namespace_and_template_config(project: Path) -
 
     state = ws.stacks["pr-123"]
     assert state["tags"] == {"ephemeral": "true", "expires-at": "2025-03-03T12:00:00Z"}
-    plain, paths = state["config"], state["path_config"]
+    plain, objects = state["config"], state["objects"]
     assert plain["botfront:namespace"] == "botfront-pr-123"  # its own namespace, not the template's
     assert plain["botfront:rootUrl"] == "https://botfront.pr.example.com"
     assert plain["botfront:protect"] == "false"
     assert plain[CONFIG_EPHEMERAL] == "true" and plain[CONFIG_EXPIRES] == "2025-03-03T12:00:00Z"
-    # Objects become path config, one key per leaf...
-    assert paths == {
-        "botfront:database.mode": "incluster",
-        "botfront:database.name": "bf",
-        "botfront:database.oplog": "true",
+    # Objects are set whole, as objects (not JSON text, not leaf by leaf).
+    assert objects == {
+        "botfront:database": {"mode": "incluster", "name": "bf", "oplog": True},
+        "botfront:resources": {"rasa": {"limits": {"cpu": "2", "memory": "3Gi"}}},
     }
-    # ...unless `config set --path` would re-type a leaf ("2" -> 2): then JSON text, read the same.
-    assert yaml.safe_load(plain["botfront:resources"]) == TEMPLATE["config"]["botfront:resources"]
+    assert not any(isinstance(v, str) and v.startswith("{") for v in plain.values())
     # The secure value is encrypted for another stack: skipped, with a warning naming it.
-    assert "botfront:mailUrl" not in plain and not any(k.startswith("botfront:mailUrl") for k in paths)
+    assert "botfront:mailUrl" not in plain and "botfront:mailUrl" not in objects
     assert "warning:" in err and "botfront:mailUrl" in err
-    assert all(c[3] is True for c in ws.called("set_config") if c[2] == paths)
+    # The stack runs the project's policy pack, as previews do.
+    assert ws.called("up") == [("up", "pr-123", [str(project / "policy")])]
     assert "up pr-123: namespace botfront-pr-123, expires 2025-03-03T12:00:00Z" in out
     assert "rootUrl: https://pr.example.com" in out
     assert "Updating (pr-123)" in err  # engine output goes to stderr, the report to stdout
@@ -342,11 +349,14 @@ def test_up_again_pushes_the_expiry_and_drops_stale_config(project: Path) -> Non
     code, out, _, _ = run(["--work-dir", str(project), "up", "--name", "pr-7", "--ttl", "3d"], ws)
     assert code == 0, out
     assert ws.stacks["pr-7"]["tags"]["expires-at"] == "2025-03-04T12:00:00Z"
-    # Objects are rebuilt from scratch; project keys the template dropped go; a secret set by
-    # hand and other namespaces' keys stay.
-    assert ws.called("remove_config") == [
-        ("remove_config", "pr-7", ["botfront:database", "botfront:removedFromTemplate"])
-    ]
+    # Objects are replaced whole (no stale "extra" survives); project keys the template dropped
+    # go; a secret set by hand and other namespaces' keys stay.
+    assert ws.called("remove_config") == [("remove_config", "pr-7", ["botfront:removedFromTemplate"])]
+    assert ws.stacks["pr-7"]["objects"]["botfront:database"] == {
+        "mode": "incluster",
+        "name": "bf",
+        "oplog": True,
+    }
 
 
 def test_up_refuses_to_adopt_an_unmarked_stack(project: Path) -> None:
@@ -545,38 +555,62 @@ def test_decide_is_pure_and_boundary_exact() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_plan_config_paths_quoting_lists_and_json_fallbacks() -> None:
+def test_plan_config_keeps_objects_whole_and_scalars_as_the_cli_reads_them() -> None:
     plan = plan_config(
         {
             "botfront:ingress": {"annotations": {"cert-manager.io/cluster-issuer": "le"}, "enabled": True},
             "botfront:allowedCidrs": ["10.0.0.0/8", "192.168.0.0/16"],
-            "botfront:replicas": {"botfront": 2},
             "botfront:images": {},
+            "botfront:weird": {"version": "042", "flag": "true"},
             "botfront:release": "1.0.5",
             "botfront:port": 8080,
-            "botfront:weird": {"version": "042", "flag": "true"},
+            "botfront:ratio": 1.0,
             "botfront:nothing": None,
         }
     )
-    assert plan.paths == {
-        'botfront:ingress.annotations["cert-manager.io/cluster-issuer"]': "le",
-        "botfront:ingress.enabled": "true",
-        "botfront:allowedCidrs[0]": "10.0.0.0/8",
-        "botfront:allowedCidrs[1]": "192.168.0.0/16",
-        "botfront:replicas.botfront": "2",  # an int stays an int under --path
+    assert plan.objects == {
+        "botfront:ingress": {"annotations": {"cert-manager.io/cluster-issuer": "le"}, "enabled": True},
+        "botfront:allowedCidrs": ["10.0.0.0/8", "192.168.0.0/16"],
+        "botfront:images": {},
+        "botfront:weird": {"version": "042", "flag": "true"},  # strings stay strings
     }
-    assert plan.plain["botfront:images"] == "{}"  # empty: JSON text
-    assert plan.plain["botfront:weird"] == '{"version":"042","flag":"true"}'  # "true" would become a bool
-    assert plan.plain["botfront:release"] == "1.0.5" and plan.plain["botfront:port"] == "8080"
-    assert "botfront:nothing" not in plan.plain and any("botfront:nothing" in w for w in plan.warnings)
-    assert plan.path_roots == {"botfront:ingress", "botfront:allowedCidrs", "botfront:replicas"}
+    assert plan.plain == {
+        "botfront:release": "1.0.5",
+        "botfront:port": "8080",
+        "botfront:ratio": "1",  # Go's JSON text of 1.0, as the CLI hands it over
+        "botfront:nothing": "",  # an empty value is "" to the CLI
+    }
+
+
+def test_objects_json_is_what_config_set_all_json_stores_as_objects() -> None:
+    # pulumi/pulumi@v3.259.0 pkg/cmd/pulumi/config/config.go: configValueJSON {value, objectValue, secret};
+    # with objectValue set, `value` (the JSON text) becomes config.NewObjectValue.
+    payload = json.loads(ephemeral.objects_json({"botfront:database": {"mode": "incluster", "oplog": True}}))
+    entry = payload["botfront:database"]
+    assert entry["secret"] is False and entry["objectValue"] == {"mode": "incluster", "oplog": True}
+    assert json.loads(entry["value"]) == entry["objectValue"]
+
+
+def test_the_template_is_read_as_yaml_1_2(project: Path) -> None:
+    (project / "stacks" / "Pulumi.ephemeral.yaml").write_text(
+        "config:\n  botfront:rootUrl: https://x.example.com\n  botfront:tracker: {mode: on}\n"
+    )
+    ws = FakeWorkspace()
+    assert run(["--work-dir", str(project), "up", "--name", "pr-8"], ws)[0] == 0
+    assert ws.stacks["pr-8"]["objects"]["botfront:tracker"] == {"mode": "on"}  # not True
 
 
 def test_nested_secure_values_are_never_copied() -> None:
     plan = plan_config({"botfront:atlas": {"projectId": "abc", "privateKey": {"secure": "v1:xyz"}, "n": 1.5}})
-    assert "v1:xyz" not in repr(plan.plain) + repr(plan.paths)
-    assert yaml.safe_load(plan.plain["botfront:atlas"]) == {"projectId": "abc", "n": 1.5}
+    assert "v1:xyz" not in repr(plan.plain) + repr(plan.objects)
+    assert plan.objects["botfront:atlas"] == {"projectId": "abc", "n": 1.5}
     assert any("botfront:atlas.privateKey" in w for w in plan.warnings)
+
+
+def test_up_refuses_a_missing_policy_pack(project: Path) -> None:
+    argv = ["--work-dir", str(project), "up", "--name", "pr-2", "--policy-pack", "nowhere"]
+    code, _, err, roots = run(argv, FakeWorkspace())
+    assert code == 2 and "no policy pack at" in err and roots == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -613,6 +647,8 @@ import json, os, sys
 args = [a for a in sys.argv[1:] if a != "--non-interactive"]  # the API adds it
 with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
     log.write(json.dumps(args) + "\n")
+with open(os.environ["FAKE_PULUMI_LOG"] + ".env", "a") as log:
+    log.write(json.dumps([args[0], os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE")]) + "\n")
 stack = args[args.index("--stack") + 1] if "--stack" in args else None
 
 
@@ -647,7 +683,9 @@ elif args[:2] == ["stack", "history"]:
                    "botfront:apiKey": {"secret": True}},
         "result": "succeeded", "endTime": "2025-01-18T00:59:02.000Z", "version": 3,
     }]))
-elif args[:1] in (["config"], ["destroy"]) or args[:2] == ["stack", "rm"]:
+elif args[:2] == ["stack", "output"]:
+    print(json.dumps({"botfrontUrl": "https://pr.example.com"}))
+elif args[:1] in (["config"], ["destroy"], ["up"]) or args[:2] == ["stack", "rm"]:
     pass
 else:
     fail("error: unexpected command " + " ".join(args))
@@ -681,16 +719,15 @@ def test_automation_adapter_issues_the_right_cli_commands(project: Path, fake_cl
     assert ws.list_stacks() == [StackInfo("dev", False), StackInfo("pr-1", True)]
     ws.create_or_select("pr-new")  # select fails with "no stack named", so it is created
     ws.set_tags("pr-new", {"ephemeral": "true", "expires-at": "2025-03-03T12:00:00Z"})
-    ws.set_config(
-        "pr-new", {"botfront:database.mode": "incluster", "botfront:database.oplog": "true"}, path=True
-    )
-    ws.set_config("pr-new", {"botfront:namespace": "botfront-pr-new"}, path=False)
+    ws.set_objects("pr-new", {"botfront:database": {"mode": "incluster", "oplog": True}})
+    ws.set_config("pr-new", {"botfront:namespace": "botfront-pr-new"})
     ws.remove_config("pr-new", ["botfront:old"])
     assert ws.get_tags("pr-new")["expires-at"] == "2025-03-01T11:00:00Z"
     assert ws.last_update_config("pr-new") == {
         "botfront-ops:ephemeral": "true",
         "botfront:apiKey": "[secret]",
     }
+    assert ws.up("pr-new", lambda line: None, ["/repo/policy"]) == {"botfrontUrl": "https://pr.example.com"}
     ws.destroy("pr-new", lambda line: None)
     ws.remove("pr-new")
 
@@ -700,14 +737,37 @@ def test_automation_adapter_issues_the_right_cli_commands(project: Path, fake_cl
     assert ["stack", "tag", "set", "ephemeral", "true", "--stack", "pr-new"] in calls
     assert ["stack", "tag", "set", "expires-at", "2025-03-03T12:00:00Z", "--stack", "pr-new"] in calls
     set_all = [c for c in calls if c[:2] == ["config", "set-all"]]
-    assert set_all[0][:5] == ["config", "set-all", "--stack", "pr-new", "--path"]
-    assert "botfront:database.mode=incluster" in set_all[0] and "--secret" not in set_all[0]
+    # Objects through --json, which stores them as objects (CLI v3.203.0+).
+    assert set_all[0][:5] == ["config", "set-all", "--stack", "pr-new", "--json"]
+    assert json.loads(set_all[0][5])["botfront:database"]["objectValue"] == {
+        "mode": "incluster",
+        "oplog": True,
+    }
     assert "--path" not in set_all[1] and "botfront:namespace=botfront-pr-new" in set_all[1]
+    assert "--secret" not in set_all[1]
+    (up,) = [c for c in calls if c[0] == "up"]
+    assert up[up.index("--policy-pack") + 1] == "/repo/policy"
     assert ["config", "rm-all", "--stack", "pr-new", "botfront:old"] in calls
     assert any(c[0] == "destroy" and "--yes" in c and c[-2:] == ["--stack", "pr-new"] for c in calls)
     assert ["stack", "rm", "--yes", "pr-new"] in calls
     # Built without project_settings: Pulumi.yaml (with its stackConfigDir) is never rewritten.
     assert (project / "Pulumi.yaml").read_text() == pulumi_yaml
+    # Destroy tells the Kubernetes provider to forget the objects of a cluster that is gone; up
+    # must not have it, or the program would copy it into the provider's state.
+    env = dict(json.loads(line) for line in Path(str(fake_cli) + ".env").read_text().splitlines())
+    assert env["destroy"] == "true" and env["up"] is None and env["config"] is None
+
+
+def test_reap_destroys_with_delete_unreachable(project: Path, fake_cli: Path) -> None:
+    # The fake lists pr-1 as in progress; a stack of our own, expired, goes through the real adapter.
+    ws = ephemeral.AutomationWorkspace(project)
+    ws.list_stacks = lambda: [StackInfo("pr-gone", False)]  # type: ignore[method-assign]
+    ws.get_tags = lambda stack: {"ephemeral": "true", "expires-at": PAST}  # type: ignore[method-assign]
+    out, err = io.StringIO(), io.StringIO()
+    code = ephemeral.cmd_reap(ws, ephemeral.load_project(project), NOW, ephemeral.Streams(out, err))
+    assert code == 0, out.getvalue()
+    calls = [json.loads(line) for line in Path(str(fake_cli) + ".env").read_text().splitlines()]
+    assert ["destroy", "true"] in calls
 
 
 def test_automation_adapter_maps_missing_tag_support(project: Path, fake_cli: Path) -> None:
@@ -745,3 +805,12 @@ def test_every_command_needs_the_passphrase_on_a_self_managed_backend(
         ["--work-dir", str(project), *command], env={"PULUMI_BACKEND_URL": "s3://state"}
     )
     assert code == 2 and "PULUMI_CONFIG_PASSPHRASE" in err and roots == []
+
+
+def test_file_state_is_refused_on_ci_runners(project: Path) -> None:
+    # GitHub Actions sets CI=true; file:// state would not outlive the job.
+    env = {"PULUMI_BACKEND_URL": "file:///tmp/state", "PULUMI_CONFIG_PASSPHRASE": "x", "CI": "true"}
+    code, _, err, roots = run(["--work-dir", str(project), "reap"], env=env)
+    assert code == 2 and "file:// state" in err and roots == []
+    code, _, _, roots = run(["--work-dir", str(project), "reap"], FakeWorkspace(), env={**env, "CI": ""})
+    assert code == 0 and roots  # fine on a workstation

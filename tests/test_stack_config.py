@@ -1,0 +1,376 @@
+"""ops/stack_config.py against the Pulumi CLI: a parity table of stack-file snippets and what
+`pulumi up` does with each, every row citing the CLI source it follows.
+
+Sources are pulumi/pulumi@v3.259.0 (the newest tag mirrored; the project pins v3.272.0) and
+gopkg.in/yaml.v3, which the CLI parses both files with (sdk/go/common/encoding/marshal.go).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.offline import ROOT
+from ops.stack_config import StackFileError, read_stack
+
+CFG = "pulumi/pulumi@v3.259.0:pkg/workspace/config.go"
+PROJ = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/project.go"
+LOAD = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/loaders.go"
+OBJ = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/object.go"
+KEY = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/key.go"
+YAML3 = "go-yaml/yaml v3 resolve.go resolve()"
+
+PROJECT = """\
+name: botfront
+runtime: python
+stackConfigDir: stacks
+config:
+  rootUrl:
+    type: string
+  flag:
+    type: boolean
+    default: true
+  count:
+    type: integer
+    default: 3
+  release:
+    type: string
+    default: "1.0.5"
+  settings:
+    type: object
+    default: {}
+  names:
+    type: array
+    items:
+      type: string
+    default: []
+  ports:
+    type: array
+    items:
+      type: integer
+    default: []
+  untyped:
+    default: x
+"""
+
+BASE = {"botfront:rootUrl": "https://x.example.com"}
+
+
+def write(tmp_path: Path, stack_yaml: str, project: str = PROJECT) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text(project)
+    (tmp_path / "stacks").mkdir(exist_ok=True)
+    (tmp_path / "stacks" / "Pulumi.t.yaml").write_text(stack_yaml)
+    return tmp_path
+
+
+def cfg(body: str) -> str:
+    return "config:\n  botfront:rootUrl: https://x.example.com\n" + body
+
+
+# (id, stack file, expected: {key: text the program receives} or ("error", text), source)
+PARITY: list[tuple[str, str, Any, str]] = [
+    # YAML 1.2 typing of plain scalars
+    (
+        "yes-is-a-string-not-a-boolean",
+        cfg("  botfront:flag: yes\n"),
+        ("error", "configuration key 'flag' must be of type 'boolean'"),
+        f"{YAML3}; {CFG}:validateStackConfigValue",
+    ),
+    (
+        "on-is-a-string",
+        cfg("  botfront:flag: on\n"),
+        ("error", "must be of type 'boolean'"),
+        f"{YAML3} (only true/True/TRUE/false/False/FALSE)",
+    ),
+    (
+        "true-is-a-boolean",
+        cfg("  botfront:flag: TRUE\n"),
+        {"botfront:flag": "true"},
+        f"{YAML3}; {OBJ}:MarshalString",
+    ),
+    (
+        "quoted-true-string-passes-boolean",
+        cfg('  botfront:flag: "false"\n'),
+        {"botfront:flag": "false"},
+        f'{PROJ}:ValidateConfigValue (literal "true"|"false")',
+    ),
+    ("yes-for-a-string-key-stays-yes", cfg("  botfront:release: yes\n"), {"botfront:release": "yes"}, YAML3),
+    (
+        "float-release-loses-its-zero",
+        cfg("  botfront:release: 1.0\n"),
+        {"botfront:release": "1"},
+        f"{YAML3} (float); {OBJ}:MarshalString (encoding/json)",
+    ),
+    ("scientific-is-a-number", cfg("  botfront:count: 1e3\n"), {"botfront:count": "1000"}, YAML3),
+    ("yaml12-octal", cfg("  botfront:count: 0o17\n"), {"botfront:count": "15"}, f"{YAML3} (0o prefix)"),
+    (
+        "dates-stay-text",
+        cfg("  botfront:release: 2024-01-31\n"),
+        {"botfront:release": "2024-01-31"},
+        "go-yaml decode.go: timestamps into interface{} are set as the string",
+    ),
+    (
+        "sexagesimal-is-text",
+        cfg("  botfront:release: 1:20\n"),
+        {"botfront:release": "1:20"},
+        f'{YAML3} ("Base 60 floats ... purposefully unsupported")',
+    ),
+    (
+        "duplicate-key-refused",
+        cfg("  botfront:flag: true\n  botfront:flag: false\n"),
+        ("error", 'mapping key "botfront:flag" already defined at line 3'),
+        "go-yaml/yaml v3 decode.go (mapping key already defined; ASSUMPTION, not mirrored)",
+    ),
+    # Types declared in Pulumi.yaml
+    (
+        "integer-from-text",
+        cfg('  botfront:count: "42"\n'),
+        {"botfront:count": "42"},
+        f"{PROJ}:ValidateConfigValue (strconv.Atoi)",
+    ),
+    (
+        "integer-refuses-fraction",
+        cfg("  botfront:count: 2.5\n"),
+        ("error", "configuration key 'count' must be of type 'integer'"),
+        f"{PROJ}:ValidateConfigValue",
+    ),
+    (
+        "integer-accepts-whole-float",
+        cfg("  botfront:count: 4.0\n"),
+        {"botfront:count": "4"},
+        f"{OBJ}:MarshalString; {PROJ}:ValidateConfigValue",
+    ),
+    (
+        "string-accepts-any-scalar",
+        cfg("  botfront:release: 5\n"),
+        {"botfront:release": "5"},
+        f"{CFG}:validateStackConfigValue (scalars are checked as their text)",
+    ),
+    (
+        "string-refuses-object",
+        cfg("  botfront:release: {a: 1}\n"),
+        ("error", "'release' must be of type 'string'"),
+        f"{PROJ}:ValidateConfigValue",
+    ),
+    (
+        "object-as-json",
+        cfg("  botfront:settings:\n    size: 5.0\n    mode: on\n"),
+        {"botfront:settings": '{"mode":"on","size":5}'},
+        f"{OBJ}:MarshalString (JSON)",
+    ),
+    (
+        "object-refuses-scalar",
+        cfg("  botfront:settings: big\n"),
+        ("error", "'settings' must be of type 'object'"),
+        f"{PROJ}:ValidateConfigValue",
+    ),
+    (
+        "array-items-typed",
+        cfg("  botfront:names: [a, 1]\n"),
+        ("error", "'names' must be of type 'array<string>'"),
+        f"{PROJ}:ValidateConfigValue, InferFullTypeName",
+    ),
+    (
+        "array-of-integers",
+        cfg("  botfront:ports: [80, 443]\n"),
+        {"botfront:ports": "[80,443]"},
+        f"{PROJ}:ValidateConfigValue",
+    ),
+    (
+        "untyped-is-not-checked",
+        cfg("  botfront:untyped: {a: 1}\n"),
+        {"botfront:untyped": '{"a":1}'},
+        f"{PROJ}:IsExplicitlyTyped",
+    ),
+    # Keys and empty values
+    (
+        "key-without-namespace-is-the-projects",
+        cfg("  flag: false\n"),
+        {"botfront:flag": "false"},
+        f"{LOAD}:stackConfigNamespacedWithProject",
+    ),
+    (
+        "old-config-module-form",
+        cfg("  botfront:config:count: 7\n"),
+        {"botfront:count": "7"},
+        f"{KEY}:ParseKey",
+    ),
+    (
+        "key-with-two-namespaces-refused",
+        cfg("  a:b:c: 1\n"),
+        ("error", "could not parse a:b:c as a configuration key"),
+        f"{KEY}:ParseKey",
+    ),
+    (
+        "empty-value-is-empty-text",
+        cfg("  botfront:release:\n"),
+        {"botfront:release": ""},
+        f'{LOAD}:checkForEmptyConfig ("treated as an empty string")',
+    ),
+    (
+        "empty-value-for-a-boolean-refused",
+        cfg("  botfront:flag:\n"),
+        ("error", "'flag' must be of type 'boolean'"),
+        f"{CFG}:validateStackConfigValue",
+    ),
+    (
+        "required-key-missing",
+        "config:\n  botfront:flag: true\n",
+        ("error", "Stack 't' is missing configuration value 'rootUrl'"),
+        f"{CFG}:mergeConfig, formatMissingKeys",
+    ),
+    (
+        "defaults-fill-the-rest",
+        cfg(""),
+        {"botfront:flag": "true", "botfront:count": "3", "botfront:settings": "{}", "botfront:names": "[]"},
+        f"{CFG}:mergeConfig, createConfigValue",
+    ),
+    (
+        "empty-stack-file",
+        "",
+        ("error", "missing configuration value 'rootUrl'"),
+        f"{LOAD}:LoadProjectStackBytes",
+    ),
+    (
+        "secure-values-are-secrets",
+        cfg("  botfront:release:\n    secure: AAABAH\n"),
+        {"botfront:release": None},
+        f"{OBJ}:unmarshalObject (isSecureValue)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack_yaml", "expected", "source"), [r[1:] for r in PARITY], ids=[r[0] for r in PARITY]
+)
+def test_parity_with_the_cli(tmp_path: Path, stack_yaml: str, expected: Any, source: str) -> None:
+    assert source  # every row names the CLI source line it follows
+    root = write(tmp_path, stack_yaml)
+    if isinstance(expected, tuple):
+        with pytest.raises(StackFileError) as raised:
+            read_stack("t", root)
+        assert expected[1] in str(raised.value)
+        return
+    loaded = read_stack("t", root)
+    for key, text in expected.items():
+        if text is None:
+            assert key in loaded.secret_keys and loaded.values[key].startswith("offline-placeholder")
+        else:
+            assert loaded.values[key] == text
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    root = write(tmp_path, "config:\n  botfront:flag: yes\n  botfront:count: x\n")
+    with pytest.raises(StackFileError) as raised:
+        read_stack("t", root)
+    lines = str(raised.value).splitlines()
+    assert any("'rootUrl'" in line for line in lines)
+    assert any("'flag'" in line and "yes/no/on/off" in line for line in lines)
+    assert any("'count'" in line and "'integer'" in line for line in lines)
+
+
+def test_an_empty_value_is_warned_about_as_the_cli_does(tmp_path: Path) -> None:
+    loaded = read_stack("t", write(tmp_path, cfg("  botfront:release:\n")))
+    assert len(loaded.warnings) == 1 and "'botfront:release'" in loaded.warnings[0]
+
+
+PROJECT_ERRORS = [
+    (
+        "both-default-and-value",
+        "  a:\n    default: 1\n    value: 2\n",
+        "cannot have both a 'default' and 'value'",
+    ),
+    (
+        "array-without-items",
+        "  a:\n    type: array\n",
+        "does not specify the underlying type via the 'items'",
+    ),
+    (
+        "default-of-wrong-type",
+        "  a:\n    type: boolean\n    default: yes\n",
+        "is not of the expected type 'boolean'",
+    ),
+    ("typed-foreign-key", "  aws:region:\n    type: string\n    value: x\n", "not namespaced by the project"),
+    ("foreign-key-default", "  aws:region:\n    default: x\n", "Did you mean to use the 'value' attribute"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"), [r[1:] for r in PROJECT_ERRORS], ids=[r[0] for r in PROJECT_ERRORS]
+)
+def test_pulumi_yaml_is_validated_as_the_cli_does(tmp_path: Path, body: str, message: str) -> None:
+    # pulumi/pulumi@v3.259.0:sdk/go/common/workspace/project.go, Project.Validate
+    root = write(
+        tmp_path, cfg(""), project="name: botfront\nruntime: python\nstackConfigDir: stacks\nconfig:\n" + body
+    )
+    with pytest.raises(StackFileError, match=message):
+        read_stack("t", root)
+
+
+def test_the_real_project_refuses_yes_for_duckling(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    dev = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(dev + "  botfront:duckling: yes\n")
+    with pytest.raises(StackFileError, match="'duckling' must be of type 'boolean'"):
+        read_stack("dev", tmp_path)
+
+
+def test_a_yaml_syntax_error_is_one_line_with_file_and_position(tmp_path: Path) -> None:
+    write(tmp_path, cfg("  botfront:release: [1.0.5\n"))
+    with pytest.raises(StackFileError) as raised:
+        read_stack("t", tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("stacks/Pulumi.t.yaml:") and "invalid YAML" in message
+    line, column = message.split(":")[1:3]
+    assert line.isdigit() and column.isdigit()
+
+
+def test_the_plan_command_reports_a_bad_stack_file_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Through the real entry point of `make plan`, on a copy of the project with a broken file.
+    import ops.plan
+
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text("config:\n  botfront:rootUrl: [x\n")
+    real = ops.plan.run_program
+    monkeypatch.setattr(
+        ops.plan, "run_program", lambda stack, overrides: real(stack, overrides, root=tmp_path)
+    )
+    assert ops.plan.main(["--stack", "bad", "--out", str(tmp_path / "build")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: stacks/Pulumi.bad.yaml:3:1: invalid YAML"), err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # go-yaml/yaml v3 resolve.go, resolve(): what an unquoted scalar becomes.
+        ("yes", "yes"),
+        ("Off", "Off"),
+        ("True", True),
+        ("~", None),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("0777", 511),  # "Octals from the 1.1 spec, spelled as 0777, are still decoded"
+        ("0b101", 5),
+        ("1_000", 1000),  # underscores are dropped before parsing
+        ("08", 8.0),  # not octal, but yamlStyleFloat
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("1e400", "1e400"),  # ParseFloat's range error: left a string
+        ("1:20", "1:20"),  # no base-60
+        ("2024-01-31", "2024-01-31"),
+        ("+", "+"),
+    ],
+)
+def test_plain_scalars_resolve_as_yaml_v3_does(text: str, expected: Any) -> None:
+    from ops.stack_config import resolve_plain
+
+    value = resolve_plain(text)[1]
+    assert value == expected and type(value) is type(expected)

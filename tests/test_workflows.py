@@ -1,0 +1,184 @@
+"""The GitHub workflows: every job that runs Pulumi checks its backend and signs in to the state
+bucket's cloud first, under its own environment; and the check script, run for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops.offline import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTION = ROOT / ".github" / "actions" / "pulumi-backend"
+CHECK = ACTION / "check-backend.sh"
+BACKEND_STEP = "./.github/actions/pulumi-backend"
+
+
+def jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            found.append((path.name, name, job))
+    return found
+
+
+def runs_pulumi(step: dict[str, Any]) -> bool:
+    uses = str(step.get("uses", ""))
+    return (uses.startswith("pulumi/actions@") and "command" in (step.get("with") or {})) or (
+        "ops.ephemeral" in str(step.get("run", ""))
+    )
+
+
+PULUMI_JOBS = [(f, n, j) for f, n, j in jobs() if any(runs_pulumi(s) for s in j.get("steps", []))]
+
+
+def test_the_pulumi_jobs_are_the_expected_ones() -> None:
+    assert {(f, n) for f, n, _ in PULUMI_JOBS} == {
+        ("preview.yml", "preview"),
+        ("deploy.yml", "staging"),
+        ("deploy.yml", "prod"),
+        ("ephemeral.yml", "up"),
+        ("ephemeral.yml", "destroy"),
+        ("reap.yml", "reap"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("workflow", "name", "job"), PULUMI_JOBS, ids=[f"{f}:{n}" for f, n, _ in PULUMI_JOBS]
+)
+def test_every_pulumi_job_checks_its_backend_first_under_its_environment(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    steps = job["steps"]
+    uses = [str(s.get("uses", "")) for s in steps]
+    assert BACKEND_STEP in uses, "no backend check"
+    check = uses.index(BACKEND_STEP)
+    first_pulumi = next(i for i, s in enumerate(steps) if runs_pulumi(s))
+    install = next(i for i, s in enumerate(steps) if "pip install" in str(s.get("run", "")))
+    # After the dependency installation (which must not see the credentials), before Pulumi.
+    assert install < check < first_pulumi
+    given = steps[check]["with"]
+    for key in ("backend-url", "access-token", "passphrase"):
+        assert "secrets." in given[key]
+    # OIDC needs the job's identity token; the environment scopes which role it can assume.
+    assert job["permissions"]["id-token"] == "write"
+    assert job.get("environment")
+
+
+def test_previews_run_under_their_own_environments() -> None:
+    (job,) = [j for f, n, j in PULUMI_JOBS if n == "preview"]
+    # preview-staging and preview-prod can be given required reviewers (docs/pr-previews.md).
+    assert job["environment"] == "preview-${{ matrix.stack }}"
+    assert set(job["strategy"]["matrix"]["stack"]) == {"dev", "staging", "prod"}
+
+
+def test_the_action_passes_every_credential_it_checks() -> None:
+    action = yaml.safe_load((ACTION / "action.yml").read_text())
+    names = set(action["inputs"])
+    step_inputs = {
+        key
+        for f, n, j in PULUMI_JOBS
+        for s in j["steps"]
+        if s.get("uses") == BACKEND_STEP
+        for key in s["with"]
+    }
+    assert step_inputs == names
+
+
+def check(env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
+    output = tmp_path / "github_output"
+    output.write_text("")
+    done = subprocess.run(
+        ["bash", str(CHECK)],
+        env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, done.stdout, output.read_text()
+
+
+S3_OIDC = {"AWS_ROLE_TO_ASSUME": "arn:aws:iam::1:role/ci", "AWS_REGION": "eu-west-1"}
+GS_OIDC = {"GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/locations/global/x", "GCP_SERVICE_ACCOUNT": "ci@p"}
+AZ_OIDC = {
+    "AZURE_CLIENT_ID": "c",
+    "AZURE_TENANT_ID": "t",
+    "AZURE_SUBSCRIPTION_ID": "s",
+    "AZURE_STORAGE_ACCOUNT": "a",
+}
+PASS = {"PULUMI_CONFIG_PASSPHRASE": "correct horse"}
+
+CASES = [
+    ("cloud-token", {"PULUMI_ACCESS_TOKEN": "pul-x"}, "cloud", None),
+    (
+        "cloud-url",
+        {"PULUMI_BACKEND_URL": "https://api.pulumi.com", "PULUMI_ACCESS_TOKEN": "p"},
+        "cloud",
+        None,
+    ),
+    ("s3-oidc", {"PULUMI_BACKEND_URL": "s3://state", **PASS, **S3_OIDC}, "s3", None),
+    (
+        "s3-keys",
+        {"PULUMI_BACKEND_URL": "s3://state", **PASS, "AWS_ACCESS_KEY_ID": "k", "AWS_REGION": "r"},
+        "s3",
+        None,
+    ),
+    ("gs-oidc", {"PULUMI_BACKEND_URL": "gs://state", **PASS, **GS_OIDC}, "gs", None),
+    ("gs-key", {"PULUMI_BACKEND_URL": "gs://state", **PASS, "GCP_CREDENTIALS_JSON": "{}"}, "gs", None),
+    ("azblob-oidc", {"PULUMI_BACKEND_URL": "azblob://state", **PASS, **AZ_OIDC}, "azblob", None),
+    ("nothing", {}, None, "No Pulumi backend"),
+    ("file-refused", {"PULUMI_BACKEND_URL": "file://~/.pulumi", **PASS}, None, "file:// state"),
+    (
+        "empty-passphrase",
+        {"PULUMI_BACKEND_URL": "s3://state", "PULUMI_CONFIG_PASSPHRASE": "", **S3_OIDC},
+        None,
+        "PULUMI_CONFIG_PASSPHRASE is empty",
+    ),
+    (
+        "s3-no-credentials",
+        {"PULUMI_BACKEND_URL": "s3://state", **PASS, "AWS_REGION": "r"},
+        None,
+        "AWS_ROLE_TO_ASSUME",
+    ),
+    (
+        "gs-half-oidc",
+        {"PULUMI_BACKEND_URL": "gs://state", **PASS, "GCP_SERVICE_ACCOUNT": "x"},
+        None,
+        "GCP_WORKLOAD_IDENTITY_PROVIDER",
+    ),
+    (
+        "azblob-no-account",
+        {"PULUMI_BACKEND_URL": "azblob://state", **PASS, "AZURE_STORAGE_KEY": "k"},
+        None,
+        "AZURE_STORAGE_ACCOUNT",
+    ),
+    ("unknown-scheme", {"PULUMI_BACKEND_URL": "ftp://state", **PASS}, None, "unsupported scheme (ftp)"),
+    (
+        "cloud-url-without-token",
+        {"PULUMI_BACKEND_URL": "https://pulumi.example.com"},
+        None,
+        "PULUMI_ACCESS_TOKEN",
+    ),
+]
+
+
+@pytest.mark.parametrize(("env", "scheme", "error"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_check_backend_script(
+    tmp_path: Path, env: dict[str, str], scheme: str | None, error: str | None
+) -> None:
+    code, out, output = check(env, tmp_path)
+    if error is None:
+        assert code == 0 and output == f"scheme={scheme}\n", out
+    else:
+        assert code == 1 and output == ""
+        assert "::error title=Pulumi backend::" in out and error in out
+
+
+def test_check_backend_reports_every_problem_at_once(tmp_path: Path) -> None:
+    code, out, _ = check({"PULUMI_BACKEND_URL": "s3://state"}, tmp_path)
+    assert code == 1 and out.count("::error") == 3  # passphrase, credentials, region
