@@ -270,6 +270,31 @@ def test_mongo_is_the_fixed_patch_and_every_empty_dir_is_bounded(release: str) -
     assert seen >= len(pods)
 
 
+def external(plan: Plan) -> dict[str, set[int]]:
+    """Ports each pod may open outside the cluster (egress rules to an ipBlock), from the policies."""
+    ports: dict[str, set[int]] = {}
+    for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        spec = r.inputs["spec"]
+        selected = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        for rule in spec.get("egress", []):
+            if any("ipBlock" in peer for peer in rule.get("to", [])):
+                ports.setdefault(selected, set()).update(p["port"] for p in rule["ports"])
+    return ports
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_botfront_reaches_git_over_ssh_only_where_the_release_pushes_projects_to_git(release: str) -> None:
+    # Botfront 1.0.3-1.0.5 push and pull projects with nodegit, over SSH for git@host:repo URLs
+    # (export.methods.js `getConnectionOpts` -> `sshKeyMemoryNew` at each tag); 0.27.5 has no git
+    # integration. Webhooks (and HTTPS remotes) use 80/443. The dev stack sets no mailUrl.
+    expected = {80, 443} if release == "0.27.5" else {22, 80, 443}
+    ports = external(plan_of(release))
+    assert ports["botfront"] == expected
+    # Nobody else gets SSH: the action server keeps HTTP(S) only.
+    assert ports["actions"] == {80, 443}
+    assert not [pod for pod, open_ports in ports.items() if 22 in open_ports and pod != "botfront"]
+
+
 def test_every_rasa_instance_is_public_on_its_channel_paths_only_and_calls_its_own_actions() -> None:
     projects = [
         {"id": "bf", "environments": ["development", "production"], "actions": ACTIONS},
