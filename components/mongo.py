@@ -18,6 +18,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
+from components.database_record import record_database_name
 from components.day2_settings import Placement
 from components.releases import MONGO, SCRATCH
 from components.settings import Resources
@@ -264,6 +265,17 @@ class InClusterMongo(MongoDatabase):
                 placement=args.placement,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials]),
+        )
+
+        # The name the data was initialised with, kept in state to warn about a rename
+        # (components/database_record.py). It was a top-level resource before it moved under this
+        # component: the alias names that URN (no parent: pulumi 3.272.0 pulumi/resource.py
+        # `ROOT_STACK_RESOURCE`, "the prior name for a resource was created based on it being
+        # parented directly by the stack"), so an existing stack keeps its recorded name instead
+        # of replacing the record with the new one.
+        record_database_name(
+            args.database_name,
+            pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]),
         )
 
         self.mongo_url = connection_url(app_password.result, args.database_name)

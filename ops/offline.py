@@ -45,6 +45,8 @@ class PlannedResource:
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
     provider: str | None = None
+    # The registration's aliases, as the engine receives them (alias specs or URNs).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
     # Unmasked inputs, for assertions in tests only: never printed or written.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -214,6 +216,10 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                     depends_on=list(request.dependencies),
                     provider=request.provider or None,
+                    aliases=[
+                        json_format.MessageToDict(alias, preserving_proto_field_name=True)
+                        for alias in request.aliases
+                    ],
                     secret_inputs=reveal(raw),
                 )
             )

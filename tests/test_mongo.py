@@ -361,3 +361,14 @@ def test_post_start_is_bounded_even_when_the_shell_hangs(tmp_path: Any) -> None:
     )
     assert result.returncode != 0 and calls == 2
     assert time.monotonic() - started < 10
+
+
+def test_database_name_record_is_a_child_that_keeps_its_top_level_urn() -> None:
+    plan, _ = build()
+    record = plan.get("random:index/randomId:RandomId", "database-name-record")
+    database = plan.get("botfront:mongo:InClusterMongo", "database")
+    assert record.parent == database.urn
+    # Stacks deployed before it moved recorded it with no parent: the alias names that URN, so
+    # the engine carries the record (and the first database name in it) over instead of replacing it.
+    assert record.aliases == [{"spec": {"noParent": True}}]
+    assert record.inputs["keepers"] == {"database": "bf"}

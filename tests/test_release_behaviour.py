@@ -149,6 +149,27 @@ def test_0_27_5_rasa_takes_no_token_so_botfront_can_train() -> None:
     assert ("botfront", 5005) in allowed(plan)[1]["rasa"]
 
 
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_rasa_token_is_generated_and_exported_only_where_rasa_takes_one(release: str) -> None:
+    plan = plan_of(release)
+    passwords = {r.name for r in plan.of_type("random:index/randomPassword:RandomPassword")}
+    secret = plan.get("kubernetes:core/v1:Secret", "botfront-secrets").inputs["stringData"]
+    (job,) = [j for j in plan.of_type("kubernetes:batch/v1:Job") if j.name.startswith("verify")]
+    (check,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    verify_env = {e["name"] for e in check.get("env", [])}
+    if release == "0.27.5":
+        # Rasa 1.10.16-bf.1 runs without --auth-token: no token anywhere, outputs absent.
+        assert "secrets-rasa-auth-token" not in passwords
+        assert "rasa-auth-token" not in secret
+        assert "rasaAuthToken" not in plan.outputs and "rasaAuthTokens" not in plan.outputs
+        assert not [name for name in verify_env if name.startswith("RASA_TOKEN")]
+    else:
+        assert "secrets-rasa-auth-token" in passwords
+        assert secret["rasa-auth-token"] == "[secret]"
+        assert {"rasaAuthToken", "rasaAuthTokens"} <= plan.secret_outputs
+        assert "RASA_TOKEN_RASA" in verify_env
+
+
 # ---- the smaller corrections -------------------------------------------------------------------
 
 
