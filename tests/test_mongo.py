@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -372,3 +373,50 @@ def test_database_name_record_is_a_child_that_keeps_its_top_level_urn() -> None:
     # the engine carries the record (and the first database name in it) over instead of replacing it.
     assert record.aliases == [{"spec": {"noParent": True}}]
     assert record.inputs["keepers"] == {"database": "bf"}
+
+
+# ---- the runbooks' mongo shell snippets, run for real ------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SNIPPET = re.compile(r"kubectl -n \$NS exec deploy/mongo -- bash -c '(.*?)'\n", re.S)
+
+
+def test_documented_mongo_snippets_pipe_the_passwords_and_write_no_file(tmp_path: Any) -> None:
+    import subprocess
+
+    from components.mongo import SECRETS_DIR
+
+    snippets = [
+        s for doc in ("runbook.md", "backup-restore.md") for s in SNIPPET.findall((DOCS / doc).read_text())
+    ]
+    assert len(snippets) == 2  # the password change and the restore check
+    secrets, bin_dir, log = tmp_path / "secrets", tmp_path / "bin", tmp_path / "log"
+    for directory in (secrets, bin_dir, log):
+        directory.mkdir()
+    (secrets / "root-password").write_text("R00tPw")
+    (secrets / "app-password").write_text("AppPw42")
+    (bin_dir / "mongo").write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$@" > "$STUB_LOG/args"\ncat > "$STUB_LOG/stdin"\n'
+    )
+    (bin_dir / "mongo").chmod(0o755)
+    sent = []
+    for snippet in snippets:
+        assert "<<" not in snippet  # no here-document or here-string: a temp file in bash 5.0
+        result = subprocess.run(
+            ["bash", "-c", snippet.replace(SECRETS_DIR, str(secrets))],
+            env={
+                "PATH": f"{bin_dir}:/usr/bin:/bin",
+                "STUB_LOG": str(log),
+                "MONGO_INITDB_ROOT_PASSWORD_FILE": str(secrets / "root-password"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert result.returncode == 0, result.stderr
+        stdin, args = (log / "stdin").read_text(), (log / "args").read_text()
+        assert 'db.auth("root", "R00tPw");' in stdin
+        assert "R00tPw" not in args and "AppPw42" not in args
+        sent.append(stdin)
+    assert 'db.changeUserPassword("botfront", "AppPw42");' in sent[0]
+    assert "print(c, bf[c].countDocuments({}));" in sent[1]
