@@ -57,7 +57,7 @@ class PlannedResource:
         )
 
     def as_json(self) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
@@ -66,6 +66,8 @@ class PlannedResource:
             "retainOnDelete": self.retain_on_delete,
             "inputs": self.inputs,
         }
+        if self.aliases:
+            entry["aliases"] = self.aliases  # ops/plan_diff.py follows them, as the engine does
         if self.inputs != self.secret_inputs:
             # Lets a plan diff say that masked content changed (e.g. Rasa's endpoints.yml in its
             # Secret). Offline plans only ever hold mock or placeholder secrets, never real ones.
