@@ -5,7 +5,6 @@ import pulumi
 from components.backup import BACKUP_RESOURCES, MongoBackup, MongoBackupArgs
 from components.cluster import KubernetesTarget, KubernetesTargetArgs
 from components.database import MongoDatabase
-from components.database_record import record_database_name
 from components.external_database import ExternalDatabase, ExternalDatabaseArgs
 from components.extra_egress import extra_egress
 from components.mongo import InClusterMongo, InClusterMongoArgs
@@ -40,7 +39,6 @@ def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabas
             ),
         )
     in_cluster = pulumi.ResourceOptions(providers=[target.provider])
-    record_database_name(settings.database.name)
     return InClusterMongo(
         "database",
         InClusterMongoArgs(
@@ -99,7 +97,10 @@ secrets = GeneratedSecrets(
         mongo_url=database.mongo_url,
         mongo_oplog_url=database.mongo_oplog_url,
         mail_url=settings.mail_url,
-        rasa_token_keys=[instance.token_key for instance in settings.rasa_instances],
+        # No token at all when the release's Rasa runs without one (0.27.5).
+        rasa_token_keys=[instance.token_key for instance in settings.rasa_instances]
+        if settings.release.rasa_token
+        else [],
         rotate=settings.rotate,
     ),
     opts=on_cluster,
@@ -147,8 +148,9 @@ pulumi.export("services", sorted(platform.workloads))
 # What to enter in Botfront > Settings > Instance so the UI can reach and train each Rasa.
 pulumi.export("rasaInstanceHost", platform.rasa_instances[0]["instanceHost"])
 pulumi.export("rasaInstances", platform.rasa_instances)
-pulumi.export("rasaAuthTokens", pulumi.Output.secret(dict(secrets.rasa_auth_tokens)))
-pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
+if secrets.rasa_auth_token is not None:  # absent when the release's Rasa takes no token (0.27.5)
+    pulumi.export("rasaAuthTokens", pulumi.Output.secret(dict(secrets.rasa_auth_tokens)))
+    pulumi.export("rasaAuthToken", pulumi.Output.secret(secrets.rasa_auth_token))
 pulumi.export("graphqlApiKey", pulumi.Output.secret(secrets.api_key))
 if database.mongo_url is not None:  # None in external mode: the URL is only in the user's Secret
     pulumi.export("mongoUrl", pulumi.Output.secret(database.mongo_url))

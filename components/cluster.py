@@ -31,8 +31,12 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     unset `kubeconfig` from `$KUBECONFIG` (pulumi_kubernetes 4.34.2 provider.py,
     `_internal_init`: `if kubeconfig is None: kubeconfig = _utilities.get_env('KUBECONFIG')`).
     That path would be stored in the provider's state, and the next run on another machine fails
-    to parse it while diffing the provider (pulumi-kubernetes#2663; DiffConfig calls
-    parseKubeconfigPropertyValue on the old and the new value). An empty kubeconfig is never
+    to parse it while diffing the provider (pulumi-kubernetes#2663):
+    pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/provider/provider.go, DiffConfig, calls
+    `parseKubeconfigPropertyValue(olds["kubeconfig"])` and returns its error, and
+    provider/pkg/provider/util.go `parseKubeconfigString` reads a string as a file only when
+    `os.Stat` finds it, else parses the path itself as kubeconfig contents. ASSUMPTION: the same
+    in the pinned 4.34.2 (the mirror stops at v4.32.0). An empty kubeconfig is never
     captured and makes the provider load the ambient config itself (client-go's default loading
     rules: `$KUBECONFIG`, then ~/.kube/config): pulumi/pulumi-kubernetes@v4.32.0:
     provider/pkg/provider/provider.go, Configure, "the Python SDK was setting the kubeconfig value

@@ -18,6 +18,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
+from components.database_record import record_database_name
 from components.day2_settings import Placement
 from components.releases import MONGO, SCRATCH
 from components.settings import Resources
@@ -75,8 +76,14 @@ mv -f {KEYFILE_DIR}/keyfile.new {KEYFILE_DIR}/keyfile
 # MONGO_BOOTSTRAP_CALL_TIMEOUT, 20 s) with a non-zero exit, so the kubelet kills and restarts the
 # container (a failed postStart hook) instead of keeping a server without its set or its user;
 # the container is not Running, so not Ready, until the hook succeeds.
-# Passwords go from the mounted Secret files into the shell's stdin: never into an environment
-# variable of the pod spec or any process's argv.
+# Passwords go from the mounted Secret files into the shell's stdin through a pipe written by the
+# `printf` builtin: never into an environment variable of the pod spec, any process's argv or a
+# file. Not a heredoc (nor a here-string): the image is Ubuntu focal
+# (docker-library/mongo@f91923968:4.4/Dockerfile `FROM ubuntu:focal`), whose bash is 5.0, and
+# ASSUMPTION (bash's source is not mirrored): bash before 5.1 writes every here-document to a
+# temporary file under $TMPDIR or /tmp, here the node-disk emptyDir. The JavaScript lives in a
+# non-exported shell variable, which no other process can read; the JS is byte for byte what
+# the heredoc sent (tests/test_mongo.py asserts it).
 BOOTSTRAP = f"""\
 attempts="${{MONGO_BOOTSTRAP_ATTEMPTS:-150}}"
 interval="${{MONGO_BOOTSTRAP_INTERVAL:-2}}"
@@ -86,23 +93,22 @@ if [ "$MONGO_APP_OPLOG" = "true" ]; then
   roles="$roles, {{role: \\"read\\", db: \\"local\\"}}"
 fi
 for attempt in $(seq 1 "$attempts"); do
-  state=$(timeout "$call_timeout" mongo --quiet admin 2>/dev/null <<EOF
-db.auth("$MONGO_INITDB_ROOT_USERNAME", "$(< {SECRETS_DIR}/root-password)");
+  script="db.auth(\\"$MONGO_INITDB_ROOT_USERNAME\\", \\"$(< {SECRETS_DIR}/root-password)\\");
 var s = db.adminCommand({{replSetGetStatus: 1}});
 if (s.code === 94) {{
-  rs.initiate({{_id: "{REPLICA_SET}", members: [{{_id: 0, host: "{SERVICE}:{PORT}"}}]}});
-  print("initiating");
+  rs.initiate({{_id: \\"{REPLICA_SET}\\", members: [{{_id: 0, host: \\"{SERVICE}:{PORT}\\"}}]}});
+  print(\\"initiating\\");
 }} else if (s.ok && db.isMaster().ismaster) {{
-  var user = {{pwd: "$(< {SECRETS_DIR}/app-password)", roles: [$roles]}};
-  if (db.getUser("$MONGO_APP_USERNAME") === null) {{
-    db.createUser(Object.assign({{user: "$MONGO_APP_USERNAME"}}, user));
+  var user = {{pwd: \\"$(< {SECRETS_DIR}/app-password)\\", roles: [$roles]}};
+  if (db.getUser(\\"$MONGO_APP_USERNAME\\") === null) {{
+    db.createUser(Object.assign({{user: \\"$MONGO_APP_USERNAME\\"}}, user));
   }} else {{
-    db.updateUser("$MONGO_APP_USERNAME", user);
+    db.updateUser(\\"$MONGO_APP_USERNAME\\", user);
   }}
-  print("bootstrapped");
-}} else {{ print("waiting"); }}
-EOF
-)
+  print(\\"bootstrapped\\");
+}} else {{ print(\\"waiting\\"); }}"
+  state=$(printf '%s\\n' "$script" | timeout "$call_timeout" mongo --quiet admin 2>/dev/null)
+  script=""
   case "$state" in *bootstrapped*) exit 0 ;; esac
   sleep "$interval"
 done
@@ -259,6 +265,17 @@ class InClusterMongo(MongoDatabase):
                 placement=args.placement,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials]),
+        )
+
+        # The name the data was initialised with, kept in state to warn about a rename
+        # (components/database_record.py). It was a top-level resource before it moved under this
+        # component: the alias names that URN (no parent: pulumi 3.272.0 pulumi/resource.py
+        # `ROOT_STACK_RESOURCE`, "the prior name for a resource was created based on it being
+        # parented directly by the stack"), so an existing stack keeps its recorded name instead
+        # of replacing the record with the new one.
+        record_database_name(
+            args.database_name,
+            pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]),
         )
 
         self.mongo_url = connection_url(app_password.result, args.database_name)

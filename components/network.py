@@ -3,7 +3,8 @@
 Who calls whom is the release's call graph (`Release.calls` in components/releases.py, each call
 cited at the release's tags), mapped onto this stack's pods: every Rasa instance, its project's
 action server, Duckling when enabled, the database in the cluster or on Atlas. Add the ingress
-controller -> botfront and rasa, the database's own jobs, and every pod -> DNS. The rules are data
+controller -> botfront and rasa, the database's own jobs, every pod -> DNS, and the release's
+calls out of the cluster (`Release.external_calls`). The rules are data
 (`allowed_paths`) so they can be read and tested alone.
 """
 
@@ -96,6 +97,12 @@ def allowed_paths(settings: Settings) -> Paths:
         external.append(Egress(BOTFRONT, SMTP_PORTS))
     # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
     external.append(Egress(BOTFRONT, (80, 443)))
+    # What the release itself calls outside the cluster (1.0.x: git over SSH).
+    external += [
+        Egress(source, call.ports)
+        for call in settings.release.external_calls
+        for source in _pods(call.source, settings)
+    ]
     for name, _ in settings.actions:
         # Custom actions usually call outside APIs.
         external.append(Egress(name, (80, 443)))

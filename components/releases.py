@@ -146,49 +146,72 @@ class Call:
         return PORTS[self.target]
 
 
-# Who calls whom in every release (the 1.0.x tags and v0.27.5 alike).
-COMMON_CALLS = (
-    Call(
-        BOTFRONT,
-        RASA,
-        "status poll, /model/train, /model/parse, /model/test/intents (and PUT /model up to 1.0.3)",
-        "botfront/botfront@v1.0.5:botfront/server/startup.js, "
-        "botfront/botfront@v1.0.5:botfront/imports/api/instances/instances.methods.js",
-    ),
-    Call(
-        RASA,
-        BOTFRONT,
-        "GraphQL: NLG, tracker store, webchat session props (endpoints.yml, BF_URL)",
-        "botfront/rasa-for-botfront@v2.3.3-bf.3:rasa_addons/core/tracker_stores/botfront.py, "
-        "botfront/rasa-for-botfront@v2.3.3-bf.3:rasa_addons/core/nlg/graphql.py",
-    ),
-    Call(
-        RASA,
-        ACTIONS,
-        "custom actions (endpoints.yml action_endpoint)",
-        "botfront/botfront@v1.0.5:botfront/private/defaults/private.yaml",
-    ),
-    Call(
-        RASA,
-        DUCKLING,
-        "DucklingHTTPExtractor (RASA_DUCKLING_HTTP_URL)",
-        "botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/nlu/extractors/duckling_entity_extractor.py",
-    ),
-    # ASSUMPTION: the action server is the user's code; Botfront's docs list BF_URL among its
-    # variables, so it may call Botfront's GraphQL API.
-    Call(
-        ACTIONS,
-        BOTFRONT,
-        "GraphQL (BF_URL), as the docs list it for actions",
-        "botfront/botfront@v1.0.5:docs/guide/installation/remote.mdx",
-    ),
-    Call(
-        BOTFRONT,
-        MONGO,
-        "all data (MONGO_URL, MONGO_OPLOG_URL)",
-        "botfront/botfront@v1.0.5:botfront/imports/startup/server/apollo.js",
-    ),
-)
+@dataclass(frozen=True)
+class ExternalCall:
+    """Pods of `source` open `ports` on hosts outside the cluster for `why`; `cited` as for Call."""
+
+    source: str
+    ports: tuple[int, ...]
+    why: str
+    cited: str
+
+
+# Rasa 1.10's DucklingHTTPExtractor became DucklingEntityExtractor in Rasa 2; both read
+# RASA_DUCKLING_HTTP_URL (`_url`, line 101 at each of the catalog's rasa tags).
+DUCKLING_EXTRACTOR_1 = "rasa/nlu/extractors/duckling_http_extractor.py"
+DUCKLING_EXTRACTOR_2 = "rasa/nlu/extractors/duckling_entity_extractor.py"
+
+
+def _calls(bf_tag: str, rasa_tag: str, duckling_extractor: str) -> tuple[Call, ...]:
+    """Who calls whom in every release, each call cited at that release's own tags (the paths
+    are the same at every catalog tag except Duckling's extractor, renamed in Rasa 2)."""
+    bf, rasa = f"botfront/botfront@{bf_tag}:", f"botfront/rasa-for-botfront@{rasa_tag}:"
+    return (
+        Call(
+            BOTFRONT,
+            RASA,
+            "status poll, /model/train, /model/parse, /model/test/intents (and PUT /model up to 1.0.3)",
+            f"{bf}botfront/server/startup.js, {bf}botfront/imports/api/instances/instances.methods.js",
+        ),
+        Call(
+            RASA,
+            BOTFRONT,
+            "GraphQL: NLG, tracker store, webchat session props (endpoints.yml, BF_URL)",
+            f"{rasa}rasa_addons/core/tracker_stores/botfront.py, {rasa}rasa_addons/core/nlg/graphql.py",
+        ),
+        # The action_endpoint Botfront seeds (http://actions:5055/webhook).
+        Call(
+            RASA,
+            ACTIONS,
+            "custom actions (endpoints.yml action_endpoint)",
+            f"{bf}botfront/private/defaults/private.yaml",
+        ),
+        Call(
+            RASA,
+            DUCKLING,
+            "the Duckling HTTP extractor (RASA_DUCKLING_HTTP_URL)",
+            rasa + duckling_extractor,
+        ),
+        # ASSUMPTION: the action server is the user's code. Botfront's own project template
+        # gives it BF_URL (botfront.yml `env: bf_url: http://botfront:3000/graphql` becomes .env,
+        # which the template's `actions` service reads through `env_file`), so it may call
+        # Botfront's GraphQL API.
+        Call(
+            ACTIONS,
+            BOTFRONT,
+            "GraphQL (BF_URL), as the CLI's project template gives it to actions",
+            f"{bf}cli/project-template/.botfront/botfront.yml, "
+            f"{bf}cli/project-template/.botfront/docker-compose-template.yml",
+        ),
+        Call(
+            BOTFRONT,
+            MONGO,
+            "all data (MONGO_URL, MONGO_OPLOG_URL)",
+            f"{bf}botfront/imports/startup/server/apollo.js",
+        ),
+    )
+
+
 # Botfront 0.27.5 exports and imports projects through botfront-api (settings.private.bfApiHost,
 # seeded http://botfront-api:8080), which reads and writes MongoDB itself.
 BOTFRONT_API_CALLS = (
@@ -201,6 +224,21 @@ BOTFRONT_API_CALLS = (
     ),
     Call(BOTFRONT_API, MONGO, "all data (MONGO_URL)", "botfront/botfront@v0.27.5:api/server/utils.js"),
 )
+
+
+def _git_over_ssh(bf_tag: str) -> ExternalCall:
+    """Botfront 1.0.x pushes and pulls a project's git repository (its gitString) with nodegit;
+    any URL without `https` authenticates with the project's SSH key (`getConnectionOpts` ->
+    `nodegit.Cred.sshKeyMemoryNew`): SSH, port 22 for `git@host:org/repo` URLs. 0.27.5 has no
+    git integration (no nodegit in botfront/package.json at v0.27.5). HTTPS remotes use 443,
+    already open for webhooks. A remote on another SSH port needs networkPolicy.extraEgress."""
+    return ExternalCall(
+        BOTFRONT,
+        (22,),
+        "git push/pull of a project over SSH (gitString, SSH key)",
+        f"botfront/botfront@{bf_tag}:botfront/imports/api/importExport/export.methods.js",
+    )
+
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -231,7 +269,9 @@ class Release:
     # Engine.IO protocol revision of the release's Rasa: python-engineio 3.x speaks EIO=3, 4.x
     # only EIO=4 (it answers 400 to any other); the webchat handshake must use it.
     engineio: int = 4
-    calls: tuple[Call, ...] = COMMON_CALLS
+    # Pod-to-pod calls (components/network.py opens exactly these), and calls out of the cluster.
+    calls: tuple[Call, ...] = ()
+    external_calls: tuple[ExternalCall, ...] = ()
     # fact (field name) -> where it was read: `owner/repo@tag:path`.
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -274,6 +314,8 @@ CATALOG: dict[str, Release] = {
             rasa="botfront/rasa-for-botfront:v2.3.3-bf.3",
             actions_base="rasa/rasa-sdk:2.1.2",
             health_open=True,  # `isHealthcheck`
+            calls=_calls("v1.0.5", "v2.3.3-bf.3", DUCKLING_EXTRACTOR_2),
+            external_calls=(_git_over_ssh("v1.0.5"),),
             sources=_sources("v1.0.5", "v2.3.3-bf.3"),
         ),
         Release(
@@ -281,6 +323,8 @@ CATALOG: dict[str, Release] = {
             botfront="botfront/botfront:v1.0.4",
             rasa="botfront/rasa-for-botfront:v2.3.3-bf.3-rc.2",
             actions_base="rasa/rasa-sdk:2.1.2",
+            calls=_calls("v1.0.4", "v2.3.3-bf.3-rc.2", DUCKLING_EXTRACTOR_2),
+            external_calls=(_git_over_ssh("v1.0.4"),),
             sources=_sources("v1.0.4", "v2.3.3-bf.3-rc.2"),
         ),
         Release(
@@ -290,6 +334,8 @@ CATALOG: dict[str, Release] = {
             actions_base="rasa/rasa-sdk:2.1.2",
             botfront_writes_models=True,
             engineio=3,  # python-engineio 3.13.2
+            calls=_calls("v1.0.3", "v2.2.5-bf.5", DUCKLING_EXTRACTOR_2),
+            external_calls=(_git_over_ssh("v1.0.3"),),
             sources=_sources("v1.0.3", "v2.2.5-bf.5"),
         ),
         Release(
@@ -304,7 +350,7 @@ CATALOG: dict[str, Release] = {
             # (instances.methods.js `rasa.train`, server/startup.js): a token would fail them.
             rasa_token=False,
             engineio=3,  # python-engineio 3.12.1
-            calls=COMMON_CALLS + BOTFRONT_API_CALLS,
+            calls=_calls("v0.27.5", "v1.10.16-bf.1", DUCKLING_EXTRACTOR_1) + BOTFRONT_API_CALLS,
             sources=_sources("v0.27.5", "v1.10.16-bf.1"),
         ),
     )

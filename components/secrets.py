@@ -25,7 +25,8 @@ class GeneratedSecretsArgs:
     mongo_url: pulumi.Input[str] | None
     mongo_oplog_url: pulumi.Input[str] | None = None
     mail_url: pulumi.Input[str] | None = None
-    # One Rasa auth token per Rasa instance, under these keys of the Secret.
+    # One Rasa auth token per Rasa instance, under these keys of the Secret. Empty when the
+    # release's Rasa runs without a token (`Release.rasa_token`, 0.27.5): none is generated.
     rasa_token_keys: Sequence[str] = (SecretKeys.RASA_AUTH_TOKEN,)
     labels: Mapping[str, str] = field(default_factory=dict)
     # botfront:rotate generations: a bump replaces that RandomPassword, so a new value.
@@ -34,7 +35,8 @@ class GeneratedSecretsArgs:
 
 class GeneratedSecrets(pulumi.ComponentResource):
     api_key: pulumi.Output[str]
-    rasa_auth_token: pulumi.Output[str]
+    rasa_auth_tokens: dict[str, pulumi.Output[str]]
+    rasa_auth_token: pulumi.Output[str] | None  # the first instance's, None without tokens
     secret_name: str
     secret: core.Secret
 
@@ -68,7 +70,9 @@ class GeneratedSecrets(pulumi.ComponentResource):
         self.checksum_key = random.RandomPassword(
             f"{name}-checksum-key", length=32, special=False, opts=child
         ).result
-        self.rasa_auth_token = self.rasa_auth_tokens[args.rasa_token_keys[0]]
+        self.rasa_auth_token = (
+            self.rasa_auth_tokens[args.rasa_token_keys[0]] if args.rasa_token_keys else None
+        )
 
         entries: dict[str, pulumi.Input[str]] = {
             SecretKeys.API_KEY: self.api_key,

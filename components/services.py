@@ -83,6 +83,13 @@ def rasa_launcher(release: Release) -> tuple[str, ...]:
     Rasa's argument parser inside Python, so it is in no pod spec and no process's argv. Both
     config flags always: see RASA_CONFIG_FLAGS. It leaves out the images' `--debug`, which logs
     message contents.
+
+    It relies on `rasa.__main__.main()` taking its arguments from `sys.argv`: `main` calls
+    `arg_parser.parse_args()` without arguments, so argparse reads `sys.argv[1:]`, at every
+    catalog tag (botfront/rasa-for-botfront@v2.3.3-bf.3:rasa/__main__.py,
+    botfront/rasa-for-botfront@v2.3.3-bf.3-rc.2:rasa/__main__.py,
+    botfront/rasa-for-botfront@v2.2.5-bf.5:rasa/__main__.py,
+    botfront/rasa-for-botfront@v1.10.16-bf.1:rasa/__main__.py, `def main`).
     """
     argv = ["rasa", "run", "--enable-api", *RASA_CONFIG_FLAGS]
     lines = [

@@ -45,6 +45,8 @@ class PlannedResource:
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
     provider: str | None = None
+    # The registration's aliases, as the engine receives them (alias specs or URNs).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
     # Unmasked inputs, for assertions in tests only: never printed or written.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -55,7 +57,7 @@ class PlannedResource:
         )
 
     def as_json(self) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
@@ -64,6 +66,8 @@ class PlannedResource:
             "retainOnDelete": self.retain_on_delete,
             "inputs": self.inputs,
         }
+        if self.aliases:
+            entry["aliases"] = self.aliases  # ops/plan_diff.py follows them, as the engine does
         if self.inputs != self.secret_inputs:
             # Lets a plan diff say that masked content changed (e.g. Rasa's endpoints.yml in its
             # Secret). Offline plans only ever hold mock or placeholder secrets, never real ones.
@@ -214,6 +218,10 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                     depends_on=list(request.dependencies),
                     provider=request.provider or None,
+                    aliases=[
+                        json_format.MessageToDict(alias, preserving_proto_field_name=True)
+                        for alias in request.aliases
+                    ],
                     secret_inputs=reveal(raw),
                 )
             )

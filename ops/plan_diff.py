@@ -21,7 +21,8 @@ A real `pulumi preview --json` shows the same through its steps (`op` "delete" o
 sdk/go/common/apitype/core.go `ResourceV3.Protect`) and an error diagnostic; fork pull requests get
 no preview, so this tool predicts it from two offline plans.
 A resource the head plan no longer has is a delete whatever the head says (a renamed URN without
-an alias too); the state's flag is the base plan's `protect`. Offline plans have no provider diff,
+an alias too; `follow_aliases` keeps a move to a parent under a `noParent` alias a change); the
+state's flag is the base plan's `protect`. Offline plans have no provider diff,
 so a replacement is predicted from the inputs that force one (`replacement_paths`). Not predicted:
 a protected dependent replaced because a resource it depends on is replaced delete-before-replace
 (step_generator.go refuses that too). ASSUMPTION: the engine behaves the same at v3.272.0, the
@@ -317,7 +318,43 @@ def refusals(base: Plan, head: Plan) -> tuple[Refusal, ...]:
     return tuple(found)
 
 
+def _root_level(resource: Resource) -> bool:
+    """Parented by the stack itself: no parent, or a parent URN whose type is the Stack
+    (`urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<name>`)."""
+    parent = resource.entry.get("parent")
+    if not parent:
+        return True
+    parts = str(parent).split("::")
+    return len(parts) == 4 and parts[2].split("$")[-1] == "pulumi:pulumi:Stack"
+
+
+def follow_aliases(base: Plan, head: Plan) -> Plan:
+    """`base` with each resource that a head resource names by an alias filed under the head
+    URN, so a move is a change, not a removal and an addition: the engine looks the old URN up
+    through the aliases (pulumi 3.272.0 pulumi/resource.py `Alias`). Only the alias offline
+    plans carry is followed: `noParent` (the resource used to be parented by the stack)."""
+    moved: dict[str, str] = {}
+    for urn, new in head.resources.items():
+        if urn in base.resources:
+            continue
+        for alias in new.entry.get("aliases", []):
+            if not alias.get("spec", {}).get("noParent"):
+                continue
+            for old_urn, old in base.resources.items():
+                if (
+                    old_urn not in head.resources
+                    and (old.type, old.name) == (new.type, new.name)
+                    and _root_level(old)
+                ):
+                    moved[old_urn] = urn
+    if not moved:
+        return base
+    resources = {moved.get(urn, urn): resource for urn, resource in base.resources.items()}
+    return Plan(base.stack, resources, base.outputs)
+
+
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
+    base = follow_aliases(base, head)
     added = tuple(head.resources[u] for u in sorted(set(head.resources) - set(base.resources)))
     removed = tuple(base.resources[u] for u in sorted(set(base.resources) - set(head.resources)))
     changed = []

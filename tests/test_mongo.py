@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -167,8 +171,11 @@ def planned_post_start() -> str:
     return str(command[2])
 
 
-def run_bootstrap(tmp_path: Any, answers: str, **env: str) -> tuple[Any, str, str, int]:
-    """The planned postStart script against the stub shell: (result, args, stdin, shell calls)."""
+def run_bootstrap(
+    tmp_path: Any, answers: str, wrap: tuple[str, ...] = (), **env: str
+) -> tuple[Any, str, str, int]:
+    """The planned postStart script against the stub shell: (result, args, stdin, shell calls).
+    `wrap` is a command to run it under (strace)."""
     import os
     import stat
     import subprocess
@@ -186,7 +193,7 @@ def run_bootstrap(tmp_path: Any, answers: str, **env: str) -> tuple[Any, str, st
     # The script reads the mounted Secret; point it at the test's copy of it.
     local = planned_post_start().replace(SECRETS_DIR, str(secrets))
     result = subprocess.run(
-        ["bash", "-c", local],
+        [*wrap, "bash", "-c", local],
         env={
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "STUB_LOG": str(log),
@@ -225,6 +232,35 @@ def test_post_start_initiates_the_set_then_ensures_the_user(tmp_path: Any, oplog
     assert 'db.updateUser("botfront", user);' in stdin
 
 
+def test_post_start_passes_the_passwords_through_no_here_document() -> None:
+    # bash 5.0 (the mongo:4.4 image's) backs a here-document and a here-string with a temporary
+    # file under $TMPDIR or /tmp; the passwords must only ever travel through a pipe.
+    script = planned_post_start()
+    assert "<<" not in script
+    assert "printf '%s\\n' \"$script\" | timeout" in script
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to watch the files opened")
+def test_post_start_creates_no_file(tmp_path: Any) -> None:
+    # Every file any process of the hook opens for writing, under an empty TMPDIR; only the stub
+    # shell's own log (the test's stand-in) and /dev/null may be written.
+    trace, tmpdir = tmp_path / "trace", tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    wrap = ("strace", "-f", "-qq", "-e", "trace=open,openat,creat,mkdir,mkdirat", "-o", str(trace))
+    result, _, stdin, _ = run_bootstrap(tmp_path, "bootstrapped", wrap=wrap, TMPDIR=str(tmpdir))
+    assert result.returncode == 0, result.stderr
+    assert "AppPw42" in stdin  # the stub did get the password, on its stdin
+    log = str(tmp_path / "log")
+    written = [
+        line
+        for line in trace.read_text().splitlines()
+        if re.search(r"O_WRONLY|O_RDWR|O_CREAT|mkdir", line)
+        and not re.search(rf'"({re.escape(log)}/|/dev/)', line)
+    ]
+    assert written == []
+    assert list(tmpdir.iterdir()) == []
+
+
 def test_post_start_fails_loudly_when_the_set_never_comes_up(tmp_path: Any) -> None:
     import time
 
@@ -241,9 +277,15 @@ def test_post_start_fails_when_the_shell_cannot_connect(tmp_path: Any) -> None:
     assert result.returncode != 0 and calls == 2
 
 
+# The init container runs as a non-root user without capabilities. As root, the test drops to
+# uid 65534 with setpriv (no groups, no capabilities, no new privileges); as any other user, it
+# runs the script as that user, who has no capabilities either: a developer's run covers it too.
+UNPRIVILEGED = 65534 if os.geteuid() == 0 else os.geteuid()
+
+
 def _keyfile_sandbox() -> tuple[Any, Any, Any]:
-    """A source dir with a key, and an empty dir owned by nobody standing in for the emptyDir."""
-    import os
+    """A source dir with a key, and an empty dir owned by the unprivileged user standing in for
+    the emptyDir."""
     import tempfile
     from pathlib import Path
 
@@ -254,42 +296,37 @@ def _keyfile_sandbox() -> tuple[Any, Any, Any]:
     target.mkdir(mode=0o755)
     (source / "keyfile").write_text("k" * 756)
     (source / "keyfile").chmod(0o644)
-    os.chown(target, 65534, 65534)
+    if os.geteuid() == 0:
+        os.chown(target, UNPRIVILEGED, UNPRIVILEGED)
     return root, source, target
 
 
-def _run_as_nobody(script: str) -> Any:
+def _run_unprivileged(script: str) -> Any:
     import subprocess
 
-    # No root, no supplementary groups, no capabilities at all: like the init container.
-    return subprocess.run(
-        [
+    drop: list[str] = []
+    if os.geteuid() == 0:
+        # No root, no supplementary groups, no capabilities at all: like the init container.
+        drop = [
             "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
+            f"--reuid={UNPRIVILEGED}",
+            f"--regid={UNPRIVILEGED}",
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",
             "--no-new-privs",
-            "sh",
-            "-c",
-            script,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+        ]
+    return subprocess.run([*drop, "sh", "-c", script], capture_output=True, text=True, timeout=30)
 
 
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None, reason="as root, needs setpriv to drop privileges"
+)
 def test_keyfile_init_container_is_idempotent_for_a_user_without_capabilities() -> None:
-    import os
-    import shutil
     import stat
 
     from components.mongo import KEYFILE_DIR, KEYFILE_SOURCE
 
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to drop to an unprivileged user")
     plan, _ = build()
     pod = plan.get("kubernetes:apps/v1:Deployment", "mongo").inputs["spec"]["template"]["spec"]
     (init,) = pod["initContainers"]
@@ -299,19 +336,19 @@ def test_keyfile_init_container_is_idempotent_for_a_user_without_capabilities() 
         script = init["command"][2].replace(KEYFILE_SOURCE, str(source)).replace(KEYFILE_DIR, str(target))
         # The first start, then the re-run over the kept emptyDir after a pod-sandbox restart.
         for run in (1, 2):
-            result = _run_as_nobody(script)
+            result = _run_unprivileged(script)
             assert result.returncode == 0, (run, result.stderr)
             key = target / "keyfile"
-            assert stat.S_IMODE(key.stat().st_mode) == 0o400 and key.stat().st_uid == 65534
+            assert stat.S_IMODE(key.stat().st_mode) == 0o400 and key.stat().st_uid == UNPRIVILEGED
             assert key.read_text() == "k" * 756
             assert sorted(p.name for p in target.iterdir()) == ["keyfile"]
         # A rotated key reaches the file on the next run.
         (source / "keyfile").write_text("r" * 756)
-        assert _run_as_nobody(script).returncode == 0
+        assert _run_unprivileged(script).returncode == 0
         assert (target / "keyfile").read_text() == "r" * 756
         # The old command fails exactly there: `cp` onto the kept 0400 file.
         old = f"cp {source}/keyfile {target}/keyfile && chmod 0400 {target}/keyfile"
-        assert _run_as_nobody(old).returncode != 0
+        assert _run_unprivileged(old).returncode != 0
     finally:
         shutil.rmtree(root)
 
@@ -325,3 +362,61 @@ def test_post_start_is_bounded_even_when_the_shell_hangs(tmp_path: Any) -> None:
     )
     assert result.returncode != 0 and calls == 2
     assert time.monotonic() - started < 10
+
+
+def test_database_name_record_is_a_child_that_keeps_its_top_level_urn() -> None:
+    plan, _ = build()
+    record = plan.get("random:index/randomId:RandomId", "database-name-record")
+    database = plan.get("botfront:mongo:InClusterMongo", "database")
+    assert record.parent == database.urn
+    # Stacks deployed before it moved recorded it with no parent: the alias names that URN, so
+    # the engine carries the record (and the first database name in it) over instead of replacing it.
+    assert record.aliases == [{"spec": {"noParent": True}}]
+    assert record.inputs["keepers"] == {"database": "bf"}
+
+
+# ---- the runbooks' mongo shell snippets, run for real ------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SNIPPET = re.compile(r"kubectl -n \$NS exec deploy/mongo -- bash -c '(.*?)'\n", re.S)
+
+
+def test_documented_mongo_snippets_pipe_the_passwords_and_write_no_file(tmp_path: Any) -> None:
+    import subprocess
+
+    from components.mongo import SECRETS_DIR
+
+    snippets = [
+        s for doc in ("runbook.md", "backup-restore.md") for s in SNIPPET.findall((DOCS / doc).read_text())
+    ]
+    assert len(snippets) == 2  # the password change and the restore check
+    secrets, bin_dir, log = tmp_path / "secrets", tmp_path / "bin", tmp_path / "log"
+    for directory in (secrets, bin_dir, log):
+        directory.mkdir()
+    (secrets / "root-password").write_text("R00tPw")
+    (secrets / "app-password").write_text("AppPw42")
+    (bin_dir / "mongo").write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$@" > "$STUB_LOG/args"\ncat > "$STUB_LOG/stdin"\n'
+    )
+    (bin_dir / "mongo").chmod(0o755)
+    sent = []
+    for snippet in snippets:
+        assert "<<" not in snippet  # no here-document or here-string: a temp file in bash 5.0
+        result = subprocess.run(
+            ["bash", "-c", snippet.replace(SECRETS_DIR, str(secrets))],
+            env={
+                "PATH": f"{bin_dir}:/usr/bin:/bin",
+                "STUB_LOG": str(log),
+                "MONGO_INITDB_ROOT_PASSWORD_FILE": str(secrets / "root-password"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert result.returncode == 0, result.stderr
+        stdin, args = (log / "stdin").read_text(), (log / "args").read_text()
+        assert 'db.auth("root", "R00tPw");' in stdin
+        assert "R00tPw" not in args and "AppPw42" not in args
+        sent.append(stdin)
+    assert 'db.changeUserPassword("botfront", "AppPw42");' in sent[0]
+    assert "print(c, bf[c].countDocuments({}));" in sent[1]

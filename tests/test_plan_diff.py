@@ -539,3 +539,54 @@ def test_real_plans_leaving_atlas_is_refused_on_a_protected_stack() -> None:
     assert "! REFUSED mongodbatlas:index/advancedCluster:AdvancedCluster database-cluster" in render_text(
         diff
     )
+
+
+# ---- a resource moved under a component with an alias is a change, as the engine sees it -----
+
+RECORD_TYPE = "random:index/randomId:RandomId"
+
+
+def _record(parent: str, urn_: str, aliases: list[dict[str, Any]] | None = None, database: str = "bf") -> Any:
+    data: dict[str, Any] = {
+        "urn": urn_,
+        "type": RECORD_TYPE,
+        "name": "database-name-record",
+        "parent": parent,
+        "protect": False,
+        "retainOnDelete": False,
+        "inputs": {"byteLength": 4, "keepers": {"database": database}},
+    }
+    if aliases is not None:
+        data["aliases"] = aliases
+    return data
+
+
+MONGO_URN = "urn:pulumi:dev::botfront::pulumi:pulumi:Stack$botfront:mongo:InClusterMongo::database"
+TOP_LEVEL = _record(
+    STACK_URN, f"urn:pulumi:dev::botfront::pulumi:pulumi:Stack${RECORD_TYPE}::database-name-record"
+)
+
+
+def _moved(aliases: list[dict[str, Any]] | None) -> dict[str, Any]:
+    return _record(
+        MONGO_URN,
+        f"urn:pulumi:dev::botfront::botfront:mongo:InClusterMongo${RECORD_TYPE}::database-name-record",
+        aliases,
+    )
+
+
+def test_a_move_with_a_no_parent_alias_is_a_change_of_parent_not_a_replacement() -> None:
+    base = parse_plan({"stack": "dev", "resources": [TOP_LEVEL]})
+    head = parse_plan({"stack": "dev", "resources": [_moved([{"spec": {"noParent": True}}])]})
+    diff = diff_plans(base, head)
+    assert (diff.added, diff.removed) == ((), ())
+    ((change,),) = [c.changes for c in diff.changed]
+    assert (change.before, change.after) == (STACK_URN, MONGO_URN)
+
+
+def test_a_move_without_an_alias_is_a_removal_and_an_addition() -> None:
+    base = parse_plan({"stack": "dev", "resources": [TOP_LEVEL]})
+    for aliases in (None, [{"spec": {"name": "other"}}]):
+        diff = diff_plans(base, parse_plan({"stack": "dev", "resources": [_moved(aliases)]}))
+        assert [r.name for r in diff.added] == ["database-name-record"]
+        assert [r.name for r in diff.removed] == ["database-name-record"]

@@ -149,6 +149,27 @@ def test_0_27_5_rasa_takes_no_token_so_botfront_can_train() -> None:
     assert ("botfront", 5005) in allowed(plan)[1]["rasa"]
 
 
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_rasa_token_is_generated_and_exported_only_where_rasa_takes_one(release: str) -> None:
+    plan = plan_of(release)
+    passwords = {r.name for r in plan.of_type("random:index/randomPassword:RandomPassword")}
+    secret = plan.get("kubernetes:core/v1:Secret", "botfront-secrets").inputs["stringData"]
+    (job,) = [j for j in plan.of_type("kubernetes:batch/v1:Job") if j.name.startswith("verify")]
+    (check,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    verify_env = {e["name"] for e in check.get("env", [])}
+    if release == "0.27.5":
+        # Rasa 1.10.16-bf.1 runs without --auth-token: no token anywhere, outputs absent.
+        assert "secrets-rasa-auth-token" not in passwords
+        assert "rasa-auth-token" not in secret
+        assert "rasaAuthToken" not in plan.outputs and "rasaAuthTokens" not in plan.outputs
+        assert not [name for name in verify_env if name.startswith("RASA_TOKEN")]
+    else:
+        assert "secrets-rasa-auth-token" in passwords
+        assert secret["rasa-auth-token"] == "[secret]"
+        assert {"rasaAuthToken", "rasaAuthTokens"} <= plan.secret_outputs
+        assert "RASA_TOKEN_RASA" in verify_env
+
+
 # ---- the smaller corrections -------------------------------------------------------------------
 
 
@@ -268,6 +289,31 @@ def test_mongo_is_the_fixed_patch_and_every_empty_dir_is_bounded(release: str) -
                 seen += 1
                 assert volume["emptyDir"].get("sizeLimit"), (name, volume)
     assert seen >= len(pods)
+
+
+def external(plan: Plan) -> dict[str, set[int]]:
+    """Ports each pod may open outside the cluster (egress rules to an ipBlock), from the policies."""
+    ports: dict[str, set[int]] = {}
+    for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        spec = r.inputs["spec"]
+        selected = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        for rule in spec.get("egress", []):
+            if any("ipBlock" in peer for peer in rule.get("to", [])):
+                ports.setdefault(selected, set()).update(p["port"] for p in rule["ports"])
+    return ports
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_botfront_reaches_git_over_ssh_only_where_the_release_pushes_projects_to_git(release: str) -> None:
+    # Botfront 1.0.3-1.0.5 push and pull projects with nodegit, over SSH for git@host:repo URLs
+    # (export.methods.js `getConnectionOpts` -> `sshKeyMemoryNew` at each tag); 0.27.5 has no git
+    # integration. Webhooks (and HTTPS remotes) use 80/443. The dev stack sets no mailUrl.
+    expected = {80, 443} if release == "0.27.5" else {22, 80, 443}
+    ports = external(plan_of(release))
+    assert ports["botfront"] == expected
+    # Nobody else gets SSH: the action server keeps HTTP(S) only.
+    assert ports["actions"] == {80, 443}
+    assert not [pod for pod, open_ports in ports.items() if 22 in open_ports and pod != "botfront"]
 
 
 def test_every_rasa_instance_is_public_on_its_channel_paths_only_and_calls_its_own_actions() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -107,10 +109,59 @@ def test_every_fact_of_a_release_cites_its_source_at_the_release_tags(release: s
         for citation in source.split(", "):
             assert CITATION.match(citation), (fact, citation)
             assert f"@{tag}:" in citation or f"@{rasa_tag}:" in citation, (fact, citation)
-    for call in r.calls:
-        assert call.port > 0 and call.why
+    for call in (*r.calls, *r.external_calls):
+        assert call.why
         for citation in call.cited.split(", "):
             assert CITATION.match(citation), (call, citation)
+            # Each call is cited at this release's own tags, not another release's.
+            assert f"@{tag}:" in citation or f"@{rasa_tag}:" in citation, (release, call, citation)
+
+
+# ---- every citation of botfront's repositories names a file that exists at that tag -----------
+
+MIRRORS = Path("/work/.mirror")
+UPSTREAM = re.compile(
+    r"botfront/(botfront|rasa-for-botfront)@([A-Za-z0-9_.-]+):([A-Za-z0-9_./-]*[A-Za-z0-9_/-])"
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _citations() -> list[tuple[str, str, str, str]]:
+    """(where, repository, tag, path) of every full `botfront/<repo>@TAG:PATH` citation: the
+    catalog's facts and calls, and the text of the program and its docs."""
+    found: list[tuple[str, str, str, str]] = []
+    for version, r in CATALOG.items():
+        texts = [*r.sources.values(), *(c.cited for c in (*r.calls, *r.external_calls))]
+        for text in texts:
+            found += [(f"CATALOG[{version}]", *m.groups()) for m in UPSTREAM.finditer(text)]
+    files = [ROOT / "__main__.py", ROOT / "README.md", *ROOT.glob("components/*.py"), *ROOT.glob("docs/*.md")]
+    for file in files:
+        found += [(file.name, *m.groups()) for m in UPSTREAM.finditer(file.read_text())]
+    return found
+
+
+def test_citations_are_collected() -> None:
+    # The collector itself: it sees the catalog's calls and the comments alike.
+    citations = _citations()
+    assert ("CATALOG[0.27.5]", "botfront", "v0.27.5", "api/server/utils.js") in citations
+    assert any(where == "releases.py" and tag == "v2.3.3-bf.3" for where, _, tag, _ in citations)
+    assert len({c[1:] for c in citations}) > 40
+
+
+@pytest.mark.parametrize("repo", ["botfront", "rasa-for-botfront"])
+def test_every_citation_exists_at_its_tag_in_the_mirror(repo: str) -> None:
+    git_dir = MIRRORS / f"botfront+{repo}" / "repo"
+    if not git_dir.is_dir():
+        pytest.skip(f"no mirror of botfront/{repo} at {git_dir} (CI has none): citations unchecked")
+    missing = []
+    for where, cited_repo, tag, path in sorted(set(_citations())):
+        if cited_repo != repo:
+            continue
+        spec = f"{tag}:{path.rstrip('/')}"
+        result = subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "-e", spec], capture_output=True)
+        if result.returncode != 0:
+            missing.append(f"{where}: botfront/{repo}@{spec}")
+    assert missing == []
 
 
 def test_release_facts_read_at_the_tags() -> None:
