@@ -4,6 +4,7 @@ bucket's cloud first, under its own environment; and the check script, run for r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ops.ephemeral import POLICY_DIR
 from ops.offline import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -68,6 +70,49 @@ def test_every_pulumi_job_checks_its_backend_first_under_its_environment(
     # OIDC needs the job's identity token; the environment scopes which role it can assume.
     assert job["permissions"]["id-token"] == "write"
     assert job.get("environment")
+
+
+def runs_policy_pack(step: dict[str, Any]) -> bool:
+    """A step that enforces a policy pack: pulumi/actions with `policyPacks`, or ops/ephemeral.py's
+    `up`, which enforces <work-dir>/policy unless told otherwise (ops.ephemeral.POLICY_DIR)."""
+    if str(step.get("uses", "")).startswith("pulumi/actions@"):
+        return bool((step.get("with") or {}).get("policyPacks"))
+    run = str(step.get("run", ""))
+    return "ops.ephemeral" in run and re.search(r"(ops\.ephemeral|args=\()\s*up\b", run) is not None
+
+
+POLICY_JOBS = [(f, n, j) for f, n, j in jobs() if any(runs_policy_pack(s) for s in j.get("steps", []))]
+
+
+def test_the_policy_pack_jobs_are_the_expected_ones() -> None:
+    assert {(f, n) for f, n, _ in POLICY_JOBS} == {
+        ("preview.yml", "preview"),
+        ("deploy.yml", "staging"),
+        ("deploy.yml", "prod"),
+        ("ephemeral.yml", "up"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("workflow", "name", "job"), POLICY_JOBS, ids=[f"{f}:{n}" for f, n, _ in POLICY_JOBS]
+)
+def test_every_job_running_a_policy_pack_installs_its_requirements_into_the_packs_venv(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    pack = yaml.safe_load((ROOT / POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    # The CLI runs the pack with the virtualenv its PulumiPolicy.yaml names, relative to the pack.
+    venv = os.path.normpath(ROOT / POLICY_DIR / pack["runtime"]["options"]["virtualenv"])
+    assert venv == str(ROOT / ".venv")
+    steps = job["steps"]
+    first_pack = next(i for i, s in enumerate(steps) if runs_policy_pack(s))
+    installs = [
+        str(s["run"])
+        for s in steps[:first_pack]
+        if ".venv/bin/pip install" in str(s.get("run", ""))
+        and f"-r {POLICY_DIR}/requirements.txt" in str(s.get("run", ""))
+    ]
+    assert installs, f"{workflow}:{name} runs a policy pack without installing {POLICY_DIR}/requirements.txt"
+    assert any("python -m venv .venv" in run for run in installs)
 
 
 def test_previews_run_under_their_own_environments() -> None:
