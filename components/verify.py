@@ -14,7 +14,8 @@ container's message is part of that error (provider/pkg/await/checker/pod/check.
 containerTerminatedError), so the Job writes its summary, with the `kubectl logs` command that
 shows every result, to its termination log.
 
-The Job's name carries a digest of every workload's deployed spec and of the checks: a change to
+The Job's name carries a digest of every workload's deployed spec (the in-cluster MongoDB's
+included, `database_specs`) and of the checks: a change to
 any of them is a new name, so Pulumi replaces the Job (Job specs are immutable) and the checks
 run again; an unchanged stack leaves the finished Job alone. `pulumi.com/replaceUnready` makes a
 Job that failed run again on the next `up` even when nothing changed (same doc string), and
@@ -37,6 +38,8 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
 
 from components import verify_checks
+from components.database import MongoDatabase
+from components.mongo import InClusterMongo
 from components.pod_options import pod_scheduling
 from components.services import ACTIONS, BOTFRONT, BOTFRONT_API, DUCKLING, PORTS, RASA, SecretKeys
 from components.settings import Resources, Settings
@@ -131,6 +134,18 @@ def secret_env(settings: Settings) -> dict[str, str]:
 def digest(parts: Sequence[Any]) -> str:
     text = json.dumps(list(parts), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def database_specs(database: MongoDatabase) -> list[pulumi.Output[Any]]:
+    """What the checks verify of the database: the in-cluster MongoDB Deployment's spec.
+
+    Botfront's /health and its GraphQL query read MongoDB, so a new MongoDB image (or any other
+    change to its pod) runs the checks again. An Atlas or external database has no spec in the
+    cluster. The backup CronJob is not included: no check exercises it.
+    """
+    if isinstance(database, InClusterMongo):
+        return [database.workload.deployment.spec]
+    return []
 
 
 @dataclass

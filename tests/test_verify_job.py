@@ -198,6 +198,11 @@ def test_bumping_an_image_runs_the_checks_again_and_nothing_else_does() -> None:
     ):
         assert job_name(plan_for("dev", images=images)) != base, images
     assert job_name(plan_for("dev", replicas={"duckling": 2})) != base
+    # The in-cluster MongoDB that Botfront's /health and GraphQL checks read: a new image re-runs them.
+    mongo = plan_for("dev", images={"mongo": "mongo:7.0.16"})
+    assert container(mongo, "mongo")["image"] == "mongo:7.0.16"
+    assert container(mongo, "mongo")["image"] != container(plan_for("dev"), "mongo")["image"]
+    assert job_name(mongo) != base
     # What no workload reads (the backup schedule) does not.
     backup = {"schedule": "0 4 * * *", "retention": 7, "size": "2Gi"}
     assert job_name(plan_for("dev", backup=backup)) == base
