@@ -129,6 +129,14 @@ def test_the_provider_awaits_the_job_and_it_fails_fast(release: str) -> None:
     assert verification.WAIT_SECONDS * 2 < verification.DEADLINE_SECONDS
     assert pod(plan)["restartPolicy"] == "Never"
     resource = plan.get(JOB, "verify")
+    # What the engine receives (the registration request's customTimeouts): the provider waits 12
+    # minutes for create and update instead of its 10-minute default, longer than the 600 s deadline.
+    assert resource.custom_timeouts == {"create": "12m", "update": "12m"}
+    assert resource.delete_before_replace is True  # the replacement's name is free first
+    assert resource.as_json()["options"] == {
+        "customTimeouts": {"create": "12m", "update": "12m"},
+        "deleteBeforeReplace": True,
+    }
     # It runs after every workload (Deployments are awaited until their rollout is ready).
     deployments = {d.urn for d in plan.of_type("kubernetes:apps/v1:Deployment")}
     assert deployments and deployments <= set(resource.depends_on)
