@@ -115,6 +115,25 @@ def test_every_job_running_a_policy_pack_installs_its_requirements_into_the_pack
     assert any("python -m venv .venv" in run for run in installs)
 
 
+def test_every_action_is_pinned_to_an_exact_release() -> None:
+    files = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
+    used = [
+        (path.name, str(step["uses"]))
+        for path in files
+        for step in _steps(yaml.safe_load(path.read_text()))
+        if "uses" in step and not str(step["uses"]).startswith("./")
+    ]
+    assert any(name == "action.yml" for name, _ in used)
+    for name, uses in used:
+        assert re.search(r"@v\d+\.\d+\.\d+$", uses), f"{name}: {uses} floats"
+
+
+def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in document:  # a composite action
+        return list(document["runs"]["steps"])
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
 def test_previews_run_under_their_own_environments() -> None:
     (job,) = [j for f, n, j in PULUMI_JOBS if n == "preview"]
     # preview-staging and preview-prod can be given required reviewers (docs/pr-previews.md).
