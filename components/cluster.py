@@ -109,6 +109,10 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     `k.yamlRenderMode && k.alwaysRender`). The identifier names the directory, so switching a
     stack between rendering and deploying is a visible replacement of every object, as the
     provider itself would plan it (DiffConfig replaces on a changed `renderYamlToDirectory`).
+
+    ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0 (the mirror stops at v4.32.0/v3.259.0):
+    the provider's Configure, DiffConfig and Check read above are v4.32.0's. The SDK side is read
+    in the installed 4.34.2 SDK itself (provider.py, `_internal_init`).
     """
     if render_to:
         ignored = [
@@ -153,8 +157,9 @@ class KubernetesTarget(pulumi.ComponentResource):
             # Pinned: left unset, the SDK copies PULUMI_K8S_* variables of whoever runs `pulumi up`
             # into the provider's state (provider.py, `get_env_bool`). Not `delete_unreachable`:
             # a value in the state would override the variable that ops/ephemeral.py sets for
-            # a destroy (provider.go, Configure: "the provider flag ... will override the ENV var");
-            # refuse_delete_unreachable keeps the variable itself out of a program run.
+            # a destroy (provider.go@v4.32.0, Configure: "the provider flag ... will override the
+            # ENV var"; ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0, the mirror stops at
+            # v4.32.0/v3.259.0); refuse_delete_unreachable keeps the variable out of a program run.
             enable_server_side_apply=True,
             enable_patch_force=False,
             skip_update_unreachable=False,

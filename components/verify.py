@@ -12,7 +12,10 @@ pulumi/pulumi-kubernetes@v4.34.2:sdk/python/pulumi_kubernetes/batch/v1/Job.py; i
 provider/pkg/await/job.go, read at v4.32.0, the newest tag mirrored here). A terminated
 container's message is part of that error (provider/pkg/await/checker/pod/check.go@v4.32.0:
 containerTerminatedError), so the Job writes its summary, with the `kubectl logs` command that
-shows every result, to its termination log.
+shows every result, to its termination log. ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0
+(the mirror stops at v4.32.0/v3.259.0) for job.go and check.go; the installed 4.34.2 SDK's
+batch/v1/Job.py docstring confirms the conditions, the 10 minutes, customTimeouts and
+`pulumi.com/replaceUnready`.
 
 The Job's name carries a digest of every workload's deployed spec (the in-cluster MongoDB's
 included, `database_specs`) and of the checks: a change to
@@ -61,7 +64,9 @@ MOUNT = "/verify"
 # The Job's deadline counts from its start, so it includes pulling the Rasa image on a node that
 # lacks it; the provider waits a little longer than that, so the Job's own DeadlineExceeded is
 # the error rather than the provider's timeout (10 minutes by default for Jobs; customTimeouts
-# replace it: provider/pkg/await/awaiters.go@v4.32.0 getTimeout, job.go DefaultJobTimeoutMins).
+# replace it: provider/pkg/await/awaiters.go@v4.32.0 getTimeout, job.go DefaultJobTimeoutMins;
+# ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0, the mirror stops at v4.32.0/v3.259.0;
+# batch/v1/Job.py of the installed 4.34.2 SDK documents the 10 minutes and customTimeouts).
 WAIT_SECONDS = 120
 DEADLINE_SECONDS = 600
 AWAIT_MINUTES = 12
