@@ -255,7 +255,7 @@ def project_with_stack(tmp_path: Path, stack_file: str) -> Path:
     """A checkout whose Pulumi.yaml keeps stack files in stacks/, as this project's does."""
     root = tmp_path / "checkout"
     (root / "stacks").mkdir(parents=True)
-    (root / "Pulumi.yaml").write_text("name: botfront\nruntime: python\nstackConfigDir: stacks\n")
+    (root / "Pulumi.yaml").write_text('name: botfront\nruntime: python\nstackConfigDir: "stacks" # here\n')
     (root / "stacks" / "Pulumi.prod.yaml").write_text(stack_file)
     return root
 
@@ -280,10 +280,15 @@ def test_a_service_managed_stack_on_pulumi_cloud_needs_no_passphrase(tmp_path: P
     assert check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": "prod"}, tmp_path, root)[0] == 0
 
 
-def test_the_shipped_stacks_pass_on_pulumi_cloud_without_a_passphrase(tmp_path: Path) -> None:
+def test_the_shipped_stacks_need_a_passphrase_on_pulumi_cloud_exactly_when_they_hold_a_salt(
+    tmp_path: Path,
+) -> None:
+    # Read from this checkout's own Pulumi.yaml (stackConfigDir) and stack files.
     for stack in ("dev", "staging", "prod"):
+        salted = "\nencryptionsalt:" in "\n" + (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
         code, out, _ = check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": stack}, tmp_path, ROOT)
-        assert code == 0, out
+        assert code == (1 if salted else 0), out
+        assert check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": stack, **PASS}, tmp_path, ROOT)[0] == 0
 
 
 def test_a_passphrase_file_is_accepted_when_no_passphrase_variable_is_set(tmp_path: Path) -> None:

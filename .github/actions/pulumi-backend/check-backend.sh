@@ -61,7 +61,7 @@ needs_passphrase() {
 stack_file() {
   local dir="."
   if [ -f Pulumi.yaml ]; then
-    dir="$(sed -n 's/^stackConfigDir:[[:space:]]*//p' Pulumi.yaml | tr -d "\"'" | sed 's/[[:space:]]*$//')"
+    dir="$(sed -n 's/^stackConfigDir:[[:space:]]*//p' Pulumi.yaml | sed 's/[[:space:]]#.*$//' | tr -d "\"'" | sed 's/[[:space:]]*$//')"
     dir="${dir:-.}"
   fi
   if [ -n "${STACK_NAME:-}" ] && [ -f "$dir/Pulumi.$STACK_NAME.yaml" ]; then
