@@ -12,7 +12,7 @@ from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.platform import BotfrontPlatform, BotfrontPlatformArgs
 from components.secrets import GeneratedSecrets, GeneratedSecretsArgs
 from components.settings import Settings, load_settings
-from components.verify import Verification, VerificationArgs
+from components.verify import Verification, VerificationArgs, database_specs
 
 
 def build_database(settings: Settings, target: KubernetesTarget) -> MongoDatabase:
@@ -133,7 +133,8 @@ if settings.verify:  # off with botfront:verify false and in render mode
             settings=settings,
             namespace=target.namespace_name,
             secret_name=secrets.secret_name,
-            specs=[platform.workloads[name].deployment.spec for name in sorted(platform.workloads)],
+            specs=[platform.workloads[name].deployment.spec for name in sorted(platform.workloads)]
+            + database_specs(database),
             depends_on=[platform, database, *([network] if network else [])],
         ),
         opts=on_cluster,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,63 @@ class KubernetesTargetArgs:
     # False: deploy into an existing namespace (botfront:createNamespace), which the stack then
     # neither creates, labels nor deletes.
     create_namespace: bool = True
+
+
+DELETE_UNREACHABLE_ENV = "PULUMI_K8S_DELETE_UNREACHABLE"
+# The texts the SDK turns into a boolean input (pulumi_kubernetes 4.34.2 _utilities.py,
+# get_env_bool: Go's strconv.ParseBool spellings); any other text is ignored by the SDK.
+_SDK_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+_SDK_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+
+
+class UnsafeEnvironment(pulumi.RunError):
+    """The program must not run in this environment. A `pulumi.RunError`: the language host
+    prints the message only, no traceback."""
+
+
+def refuse_delete_unreachable(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to run the program with PULUMI_K8S_DELETE_UNREACHABLE set (true or false).
+
+    "Delete unreachable" belongs to `pulumi destroy` only (ops/ephemeral.py sets it there). A run
+    of the program would make it permanent: with `delete_unreachable` unset the SDK copies the
+    variable into the provider's inputs (pulumi_kubernetes 4.34.2 provider.py, `_internal_init`:
+    `if delete_unreachable is None: delete_unreachable = _utilities.get_env_bool(
+    'PULUMI_K8S_DELETE_UNREACHABLE')`), which the state keeps. A stored true makes every later
+    up or refresh that cannot reach the cluster drop every object from the state, and the
+    provider honours the variable in this very run as well; a stored false overrides the variable
+    that the ephemeral destroy and the reaper set, so they fail forever once the cluster is gone.
+    The stored input wins over the variable: pulumi/pulumi-kubernetes@v4.32.0:
+    provider/pkg/provider/provider.go, Configure ("If the provider flag is set, use that value
+    ... This will override the ENV var"), and Read/Delete act on `k.deleteUnreachable` when the
+    cluster is unreachable. ASSUMPTION: unchanged at the pinned v4.34.2 (the mirror stops at
+    v4.32.0).
+
+    `pulumi destroy` runs no program, so it never reaches this check and the variable does its
+    job there: pulumi/pulumi@v3.259.0: pkg/engine/destroy.go, newDestroySource ("We don't need
+    the language plugin, since destroy doesn't run code") unless `--run-program` or
+    PULUMI_RUN_PROGRAM is given (pkg/cmd/pulumi/operations/destroy.go, `run-program` flag;
+    DestroyV2). ASSUMPTION: unchanged at the pinned v3.272.0 (the mirror stops at v3.259.0).
+    """
+    value = (os.environ if environ is None else environ).get(DELETE_UNREACHABLE_ENV)
+    if value is None or value not in (*_SDK_TRUE, *_SDK_FALSE):
+        return
+    if value in _SDK_TRUE:
+        effect = (
+            "stored in the provider's state, it would make every later up or refresh that cannot "
+            "reach the cluster drop every object from the state"
+        )
+    else:
+        effect = (
+            "the provider's state would keep deleteUnreachable=false, which overrides the variable "
+            "set by `python -m ops.ephemeral destroy` and the reaper, so they could never remove "
+            "a stack whose cluster is gone"
+        )
+    raise UnsafeEnvironment(
+        f"{DELETE_UNREACHABLE_ENV}={value} is set in the environment of a program run; nothing was "
+        f"deployed: {effect}. Unset it (`unset {DELETE_UNREACHABLE_ENV}`) and run again. It belongs "
+        f"to `pulumi destroy` (without --run-program) of a stack whose cluster no longer exists, "
+        f"which ops/ephemeral.py sets for its own destroys."
+    )
 
 
 def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> dict[str, Any]:
@@ -54,6 +113,10 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     `k.yamlRenderMode && k.alwaysRender`). The identifier names the directory, so switching a
     stack between rendering and deploying is a visible replacement of every object, as the
     provider itself would plan it (DiffConfig replaces on a changed `renderYamlToDirectory`).
+
+    ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0 (the mirror stops at v4.32.0/v3.259.0):
+    the provider's Configure, DiffConfig and Check read above are v4.32.0's. The SDK side is read
+    in the installed 4.34.2 SDK itself (provider.py, `_internal_init`).
     """
     if render_to:
         ignored = [
@@ -85,6 +148,8 @@ class KubernetesTarget(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KubernetesTargetArgs, opts: pulumi.ResourceOptions | None = None):
+        # Before anything is registered: the provider below would store the variable.
+        refuse_delete_unreachable()
         super().__init__("botfront:cluster:KubernetesTarget", name, None, opts)
         self.provider = k8s.Provider(
             f"{name}-provider",
@@ -96,7 +161,9 @@ class KubernetesTarget(pulumi.ComponentResource):
             # Pinned: left unset, the SDK copies PULUMI_K8S_* variables of whoever runs `pulumi up`
             # into the provider's state (provider.py, `get_env_bool`). Not `delete_unreachable`:
             # a value in the state would override the variable that ops/ephemeral.py sets for
-            # a destroy (provider.go, Configure: "the provider flag ... will override the ENV var").
+            # a destroy (provider.go@v4.32.0, Configure: "the provider flag ... will override the
+            # ENV var"; ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0, the mirror stops at
+            # v4.32.0/v3.259.0); refuse_delete_unreachable keeps the variable out of a program run.
             enable_server_side_apply=True,
             enable_patch_force=False,
             skip_update_unreachable=False,

@@ -49,6 +49,8 @@ def data_volume(
     whose first consumer is tomorrow's CronJob run, would fail `pulumi up` at the timeout, and a
     consumer that depends_on its claim would deadlock. The Deployment's own awaiter still reports
     claims that never bind (provider/pkg/await/deployment.go, checkPersistentVolumeClaimStatus).
+    ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0 (the mirror stops at v4.32.0/v3.259.0);
+    the installed 4.34.2 SDK does not document the claim's await.
     """
     return core.PersistentVolumeClaim(
         name,

@@ -12,9 +12,13 @@ pulumi/pulumi-kubernetes@v4.34.2:sdk/python/pulumi_kubernetes/batch/v1/Job.py; i
 provider/pkg/await/job.go, read at v4.32.0, the newest tag mirrored here). A terminated
 container's message is part of that error (provider/pkg/await/checker/pod/check.go@v4.32.0:
 containerTerminatedError), so the Job writes its summary, with the `kubectl logs` command that
-shows every result, to its termination log.
+shows every result, to its termination log. ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0
+(the mirror stops at v4.32.0/v3.259.0) for job.go and check.go; the installed 4.34.2 SDK's
+batch/v1/Job.py docstring confirms the conditions, the 10 minutes, customTimeouts and
+`pulumi.com/replaceUnready`.
 
-The Job's name carries a digest of every workload's deployed spec and of the checks: a change to
+The Job's name carries a digest of every workload's deployed spec (the in-cluster MongoDB's
+included, `database_specs`) and of the checks: a change to
 any of them is a new name, so Pulumi replaces the Job (Job specs are immutable) and the checks
 run again; an unchanged stack leaves the finished Job alone. `pulumi.com/replaceUnready` makes a
 Job that failed run again on the next `up` even when nothing changed (same doc string), and
@@ -37,6 +41,8 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
 
 from components import verify_checks
+from components.database import MongoDatabase
+from components.mongo import InClusterMongo
 from components.pod_options import pod_scheduling
 from components.services import ACTIONS, BOTFRONT, BOTFRONT_API, DUCKLING, PORTS, RASA, SecretKeys
 from components.settings import Resources, Settings
@@ -58,7 +64,9 @@ MOUNT = "/verify"
 # The Job's deadline counts from its start, so it includes pulling the Rasa image on a node that
 # lacks it; the provider waits a little longer than that, so the Job's own DeadlineExceeded is
 # the error rather than the provider's timeout (10 minutes by default for Jobs; customTimeouts
-# replace it: provider/pkg/await/awaiters.go@v4.32.0 getTimeout, job.go DefaultJobTimeoutMins).
+# replace it: provider/pkg/await/awaiters.go@v4.32.0 getTimeout, job.go DefaultJobTimeoutMins;
+# ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0, the mirror stops at v4.32.0/v3.259.0;
+# batch/v1/Job.py of the installed 4.34.2 SDK documents the 10 minutes and customTimeouts).
 WAIT_SECONDS = 120
 DEADLINE_SECONDS = 600
 AWAIT_MINUTES = 12
@@ -131,6 +139,18 @@ def secret_env(settings: Settings) -> dict[str, str]:
 def digest(parts: Sequence[Any]) -> str:
     text = json.dumps(list(parts), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def database_specs(database: MongoDatabase) -> list[pulumi.Output[Any]]:
+    """What the checks verify of the database: the in-cluster MongoDB Deployment's spec.
+
+    Botfront's /health and its GraphQL query read MongoDB, so a new MongoDB image (or any other
+    change to its pod) runs the checks again. An Atlas or external database has no spec in the
+    cluster. The backup CronJob is not included: no check exercises it.
+    """
+    if isinstance(database, InClusterMongo):
+        return [database.workload.deployment.spec]
+    return []
 
 
 @dataclass

@@ -377,16 +377,21 @@ def tls_certificate(url: str, timeout: float = 10.0, context: ssl.SSLContext | N
 
 
 def not_reachable(url: str, timeout: float = 10.0, context: ssl.SSLContext | None = None) -> str:
-    """Rasa's HTTP API must not answer from outside: only 403 or 404 (the ingress) pass.
+    """Rasa's HTTP API must not answer from outside: 403, 404 or a redirect (the ingress) pass.
 
     Rasa itself answers /status with 200 or 401 and GET /model with 405 (only PUT /model exists):
-    any of those means the path is routed to Rasa.
+    any of those means the path is routed to Rasa. A 3xx (an ingress's http -> https redirect)
+    is not followed (`fetch` follows none): the API was not served by that answer.
     """
     response = fetch("GET", url, timeout=timeout, context=context)
+    if 300 <= response.status < 400:
+        where = response.headers.get("location")
+        to = f" to {where}" if where else ""
+        return f"HTTP {response.status} from the ingress (redirect{to}, not followed)"
     if response.status not in (403, 404):
         raise CheckFailed(
             f"reachable from outside: GET answered HTTP {response.status} "
-            f"(expected 403 or 404 from the ingress): {response.shown()}"
+            f"(expected 403, 404 or a redirect from the ingress): {response.shown()}"
         )
     return f"HTTP {response.status} from the ingress"
 

@@ -184,6 +184,12 @@ def await_timeout_seconds(spec: ServiceSpec) -> int:
     update (maxSurge 1, maxUnavailable 0) replaces the pods one after another; Recreate starts
     them together. The Service needs one ready endpoint only (provider/pkg/await/service.go,
     endpointsReady "at least 1 ready endpoint"): `pod_ready_seconds`.
+
+    ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0 (the mirror stops at v4.32.0/v3.259.0).
+    The installed 4.34.2 SDK's docstrings confirm the 10-minute default and its override for
+    Deployments and Services (pulumi_kubernetes/apps/v1/Deployment.py, core/v1/Service.py:
+    "after 10 minutes ... setting the 'customTimeouts' option"); the annotation and the
+    one-ready-endpoint rule are not documented there.
     """
     return pod_ready_seconds(spec) * (1 if spec.recreate else max(spec.replicas, 1))
 

@@ -563,7 +563,9 @@ class AutomationWorkspace:
         saved = self._ws.env_vars
         self._ws.env_vars = {**saved, **DESTROY_ENV}
         try:
-            self._stack(stack).destroy(on_output=on_output, color="never")
+            # Never the program (components/cluster.py refuses to run with the variable set),
+            # even where PULUMI_RUN_PROGRAM=true would make the CLI run it.
+            self._stack(stack).destroy(on_output=on_output, color="never", run_program=False)
         except self._auto.StackNotFoundError as error:
             raise StackMissing(stack) from error
         except self._auto.ConcurrentUpdateError as error:

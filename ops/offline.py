@@ -47,6 +47,12 @@ class PlannedResource:
     provider: str | None = None
     # The registration's aliases, as the engine receives them (alias specs or URNs).
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # The options the engine receives besides protect/retainOnDelete: customTimeouts (only the
+    # operations given, as the SDK sends them), deleteBeforeReplace, replaceOnChanges, ignoreChanges.
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
     # Unmasked inputs, for assertions in tests only: never printed or written.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -68,12 +74,25 @@ class PlannedResource:
         }
         if self.aliases:
             entry["aliases"] = self.aliases  # ops/plan_diff.py follows them, as the engine does
+        options = self.options()
+        if options:
+            entry["options"] = options
         if self.inputs != self.secret_inputs:
             # Lets a plan diff say that masked content changed (e.g. Rasa's endpoints.yml in its
             # Secret). Offline plans only ever hold mock or placeholder secrets, never real ones.
             digest = hashlib.sha256(json.dumps(self.secret_inputs, sort_keys=True).encode()).hexdigest()
             entry["secretValues"] = "sha256:" + digest[:16]
         return entry
+
+    def options(self) -> dict[str, Any]:
+        """The recorded options that differ from the engine's defaults, as plan.json holds them."""
+        options: dict[str, Any] = {
+            "customTimeouts": self.custom_timeouts,
+            "deleteBeforeReplace": self.delete_before_replace,
+            "replaceOnChanges": self.replace_on_changes,
+            "ignoreChanges": self.ignore_changes,
+        }
+        return {k: v for k, v in options.items() if v}
 
 
 @dataclass
@@ -222,10 +241,23 @@ class RecordingMonitor(mocks.MockMonitor):
                         json_format.MessageToDict(alias, preserving_proto_field_name=True)
                         for alias in request.aliases
                     ],
+                    custom_timeouts=_custom_timeouts(request),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=list(request.replaceOnChanges),
+                    ignore_changes=list(request.ignoreChanges),
                     secret_inputs=reveal(raw),
                 )
             )
         return response
+
+
+def _custom_timeouts(request: Any) -> dict[str, str]:
+    """The request's customTimeouts, the operations set (an unset one is "" on the wire)."""
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    given = {op: getattr(timeouts, op) for op in ("create", "update", "delete", "read")}
+    return {op: value for op, value in given.items() if value}
 
 
 def _config_value(value: Any) -> str:

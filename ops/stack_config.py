@@ -3,7 +3,9 @@
 The CLI (pulumi/pulumi@v3.259.0, the newest tag mirrored here; the project pins v3.272.0 -
 ASSUMPTION: these code paths did not change in between) parses both files with gopkg.in/yaml.v3
 (sdk/go/common/encoding/marshal.go, yamlMarshaler.Unmarshal), a YAML 1.2 reader: `yes`, `no`,
-`on`, `off` are strings, `1e3` is a number, `0o17` is octal, dates stay strings. PyYAML speaks
+`on`, `off` are strings, `1e3` is a number, `0o17` is octal. Dates are kept as their text here,
+which the CLI does not do (it hands the program Go's time.Time text, e.g. "2024-01-31 00:00:00
++0000 UTC": tests/test_stack_config.py, KNOWN_DEVIATIONS; no botfront key takes a date). PyYAML speaks
 YAML 1.1, so `load_yaml` swaps its implicit typing for the one of yaml.v3's `resolve()`
 (go-yaml/yaml v3 resolve.go). Each scalar then reaches the program as the text the CLI would hand
 it (sdk/go/common/resource/config/object.go, MarshalString), and objects as JSON.
@@ -103,7 +105,8 @@ def resolve_plain(text: str) -> tuple[str, Any]:
             return _FLOAT, float(text)
         return _STR, text
     if hint in "0123456789+-":
-        # Timestamps: yaml.v3 decodes them into interface{} as the original string (decode.go).
+        # Timestamps are kept as their text. yaml.v3 makes them time.Time (resolve.go:184-188), which
+        # the CLI turns into Go's time text: a known deviation (tests/test_stack_config.py).
         if _TIMESTAMP_START.match(text) and _TIMESTAMP.fullmatch(text):
             return _STR, text
         plain = text.replace("_", "")
@@ -132,8 +135,8 @@ class Yaml12Loader(yaml.SafeLoader):
         return resolve_plain(str(self.construct_scalar(node)))[1]
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        # yaml.v3 refuses a repeated key, PyYAML keeps the last one silently. ASSUMPTION (go-yaml
-        # is not mirrored here): yaml.v3 decode.go, `mapping key %#v already defined at line %d`.
+        # yaml.v3 refuses a repeated key, PyYAML keeps the last one silently: gopkg.in/yaml.v3@v3.0.1
+        # decode.go:776, `mapping key %#v already defined at line %d`.
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
@@ -151,7 +154,7 @@ class Yaml12Loader(yaml.SafeLoader):
 
 for _tag in (_INT, _FLOAT, _BOOL, _NULL):
     Yaml12Loader.add_constructor(_tag, Yaml12Loader.construct_go_scalar)
-# Only an explicit !!timestamp gets here: yaml.v3 hands dates to an interface{} as text.
+# Only an explicit !!timestamp gets here; kept as text too (see resolve_plain).
 Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", Yaml12Loader.construct_go_scalar)
 
 

@@ -7,7 +7,8 @@
 Checks that the public URLs answer, that each https host's TLS certificate is valid for it
 (the default trust store, or --cafile), that the ingress routes each Rasa's webchat socket.io
 path (long-polling handshake and websocket upgrade), and that Rasa's HTTP API (`/status`,
-`/model`) is not reachable from outside. One PASS/FAIL line per check; exit 1 on any failure,
+`/model`) is not reachable from outside. One PASS/FAIL line per check, and a SKIP line (not a
+pass) for the TLS check of each http:// URL; exit 1 on any failure,
 2 when the stack's outputs cannot be read. The checks themselves are components/verify_checks.py,
 the same module the in-cluster verification Job runs.
 """
@@ -140,6 +141,15 @@ def plan_checks(target: Target, context: ssl.SSLContext, timeout: float) -> list
     return found
 
 
+def skipped(target: Target) -> list[str]:
+    """One SKIP line per http:// URL, whose TLS certificate cannot be checked (not a pass)."""
+    urls = [u for u in (target.botfront_url, *target.rasa_urls) if urlsplit(u).scheme != "https"]
+    return [
+        f"SKIP {_host(url)}: TLS certificate {checks.shown_url(url)} - not checked: the URL is not https"
+        for url in dict.fromkeys(urls)
+    ]
+
+
 def _host(url: str) -> str:
     return urlsplit(url).hostname or url
 
@@ -200,9 +210,13 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    skips = skipped(target)
+    for line in skips:
+        out(line)
     results = checks.run_all(plan_checks(target, context, args.timeout), args.wait, args.interval, out)
     failed = sum(not r.ok for r in results)
-    out(f"{len(results) - failed} passed, {failed} failed")
+    summary = f"{len(results) - failed} passed, {failed} failed"
+    out(summary + (f", {len(skips)} skipped" if skips else ""))
     return 1 if failed else 0
 
 

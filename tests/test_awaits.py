@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.workload import PULL_AND_ATTACH_MARGIN_SECONDS
 from ops.offline import Plan
 from tests.conftest import plan_for
 
 PROVIDER_DEFAULT_SECONDS = 600  # pulumi-kubernetes provider/pkg/await/await.go: 10 * time.Minute
+# The time a pod needs before any probe runs: a cold pull of Rasa's multi-GB image and a volume
+# re-attach after a node loss (force-detach after 6 minutes). Written here, not imported, so a
+# smaller margin in components/workload.py fails these tests.
+PULL_AND_ATTACH_SECONDS = 600
 TIMEOUT = "pulumi.com/timeoutSeconds"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 POD_OWNERS = ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob", "kubernetes:batch/v1:Job")
@@ -32,7 +35,7 @@ def pod_of(resource: dict[str, Any]) -> dict[str, Any]:
 def test_every_deployment_waits_as_long_as_its_probes_allow(stack_plan: Plan) -> None:
     for deployment in stack_plan.of_type("kubernetes:apps/v1:Deployment"):
         manifest = deployment.inputs
-        allowance = startup_allowance(pod_of(manifest)) + PULL_AND_ATTACH_MARGIN_SECONDS
+        allowance = startup_allowance(pod_of(manifest)) + PULL_AND_ATTACH_SECONDS
         rolling = manifest["spec"]["strategy"]["type"] == "RollingUpdate"
         # maxSurge 1, maxUnavailable 0: the pods of a rollout start one after another.
         pods_in_turn = manifest["spec"]["replicas"] if rolling else 1
@@ -48,6 +51,34 @@ def test_rasa_gets_more_than_the_providers_default() -> None:
     # Its startup probe alone allows the whole default, before pull and attach even start.
     assert startup_allowance(pod_of(rasa)) >= PROVIDER_DEFAULT_SECONDS
     assert int(rasa["metadata"]["annotations"][TIMEOUT]) > startup_allowance(pod_of(rasa)) + 300
+
+
+def test_the_exact_timeouts_of_the_shipped_stacks() -> None:
+    # Worked by hand from each probe (startup: failureThreshold x period + its timeout; readiness:
+    # one period + its timeout) plus 600 s for pull and attach, times the pods a rollout starts in
+    # turn. Rasa: 60 x 10 + 5 + 10 + 5 + 600 = 1220.
+    expected = {
+        "dev": {"botfront": 920, "duckling": 740, "mongo": 920, "rasa": 1220},
+        # Two replicas of botfront and duckling rolled one after another; a Service needs one.
+        "prod": {"botfront": 1840, "duckling": 1480, "rasa": 1220},
+    }
+    for stack, timeouts in expected.items():
+        plan = plan_for(stack)
+        found = {
+            d.name: int(d.inputs["metadata"]["annotations"][TIMEOUT])
+            for d in plan.of_type("kubernetes:apps/v1:Deployment")
+        }
+        assert found == timeouts, stack
+        services = {
+            name: int(plan.get("kubernetes:core/v1:Service", name).inputs["metadata"]["annotations"][TIMEOUT])
+            for name in timeouts
+        }
+        assert services == {
+            "botfront": 920,
+            "duckling": 740,
+            "rasa": 1220,
+            **({"mongo": 920} if stack == "dev" else {}),
+        }
 
 
 def test_the_timeout_is_on_the_object_not_the_pod_template(stack_plan: Plan) -> None:

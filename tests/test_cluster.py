@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import runpy
 from typing import Any
 
+import pulumi
 import pytest
 
-from ops.offline import run_program
+from ops.offline import ROOT, load_stack_config, run_components, run_program
 
 PROVIDER = "pulumi:providers:kubernetes"
 AMBIENT = "/home/laptop-user/.kube/config"
@@ -101,4 +103,36 @@ def test_no_provider_setting_comes_from_the_environment(monkeypatch: pytest.Monk
 def test_delete_unreachable_is_left_to_the_destroy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Unset in the state, so PULUMI_K8S_DELETE_UNREACHABLE set by ops/ephemeral.py's destroy applies.
     monkeypatch.delenv("PULUMI_K8S_DELETE_UNREACHABLE", raising=False)
+    assert "deleteUnreachable" not in provider_inputs()
+
+
+@pytest.mark.parametrize("value", ["true", "1", "True", "false", "0"])
+def test_a_program_run_with_delete_unreachable_set_is_refused_before_anything_is_registered(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # What `PULUMI_K8S_DELETE_UNREACHABLE=true pulumi up` would do: the SDK would store the value in
+    # the provider's state (true: every later unreachable up/refresh empties the state; false:
+    # the ephemeral destroy's variable is overridden forever).
+    monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", value)
+    refused: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        except pulumi.RunError as error:
+            refused.append(error)
+
+    config, secret_keys = load_stack_config("dev")
+    plan = run_components(program, "dev", config, secret_keys)
+    (error,) = refused
+    assert type(error).__name__ == "UnsafeEnvironment"  # a RunError: the host prints no traceback
+    message = str(error)
+    assert f"PULUMI_K8S_DELETE_UNREACHABLE={value}" in message and "nothing was deployed" in message
+    assert "unset PULUMI_K8S_DELETE_UNREACHABLE" in message
+    assert plan.resources == []
+
+
+def test_a_value_the_sdk_ignores_is_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SDK stores only the spellings of Go's ParseBool (pulumi_kubernetes _utilities.get_env_bool).
+    monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "yes")
     assert "deleteUnreachable" not in provider_inputs()

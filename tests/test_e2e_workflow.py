@@ -68,3 +68,8 @@ def test_it_runs_on_the_label_and_nightly_and_always_destroys() -> None:
     for step in named.values():
         if "uses" in step:
             assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), step["uses"]
+    # So is kind itself (kindnet enforces NetworkPolicy since kind v0.24.0; the Job's policies
+    # are under test), not left to kind-action's default.
+    kind = named["Create the kind cluster"]
+    version = re.fullmatch(r"v0\.(\d+)\.(\d+)", kind["with"]["version"])
+    assert version and int(version.group(1)) >= 24, kind["with"]

@@ -748,7 +748,10 @@ def test_automation_adapter_issues_the_right_cli_commands(project: Path, fake_cl
     (up,) = [c for c in calls if c[0] == "up"]
     assert up[up.index("--policy-pack") + 1] == "/repo/policy"
     assert ["config", "rm-all", "--stack", "pr-new", "botfront:old"] in calls
-    assert any(c[0] == "destroy" and "--yes" in c and c[-2:] == ["--stack", "pr-new"] for c in calls)
+    (destroy,) = [c for c in calls if c[0] == "destroy"]
+    assert "--yes" in destroy and destroy[-2:] == ["--stack", "pr-new"]
+    # It runs no program, which would refuse PULUMI_K8S_DELETE_UNREACHABLE (components/cluster.py).
+    assert "--run-program=false" in destroy
     assert ["stack", "rm", "--yes", "pr-new"] in calls
     # Built without project_settings: Pulumi.yaml (with its stackConfigDir) is never rewritten.
     assert (project / "Pulumi.yaml").read_text() == pulumi_yaml

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ops import verify
 from tests.conftest import project_root
-from tests.loopback import Service, http_service, self_signed, server_context, socketio_service, text
+from tests.loopback import Request, Service, http_service, self_signed, server_context, socketio_service, text
 
 
 async def _page(request: web.Request) -> web.StreamResponse:
@@ -109,10 +109,10 @@ def test_an_exposed_rasa_api_fails(
     failed = [line for line in lines if line.startswith("FAIL")]
     assert failed == [
         f"FAIL rasa 127.0.0.1: HTTP API /status not reachable {open_rasa.url}/status - reachable from "
-        "outside: GET answered HTTP 401 (expected 403 or 404 from the ingress): "
+        "outside: GET answered HTTP 401 (expected 403, 404 or a redirect from the ingress): "
         '\'{"reason": "NotAuthenticated"}\'',
         f"FAIL rasa 127.0.0.1: HTTP API /model not reachable {open_rasa.url}/model - reachable from "
-        "outside: GET answered HTTP 405 (expected 403 or 404 from the ingress): "
+        "outside: GET answered HTTP 405 (expected 403, 404 or a redirect from the ingress): "
         "'Method GET not allowed for URL /model'",
     ]
     assert lines[-1] == "5 passed, 2 failed"
@@ -130,8 +130,37 @@ def test_an_ingress_without_websockets_fails_the_upgrade_only() -> None:
         f"FAIL rasa 127.0.0.1: socket.io websocket upgrade through the ingress {ingress.url}"
     )
     assert "the websocket upgrade answered 'HTTP/1.0 200 OK' (expected 101 Switching Protocols)" in failed
-    # Plain http: no TLS check at all.
-    assert not any("TLS" in line for line in lines)
+    # Plain http: no TLS check, and said so once per URL, not counted as a pass.
+    (skip,) = [line for line in lines if "TLS" in line]
+    assert skip == f"SKIP 127.0.0.1: TLS certificate {ingress.url} - not checked: the URL is not https"
+    assert lines[-1] == "4 passed, 1 failed, 1 skipped"
+
+
+def test_an_ingress_redirecting_to_https_keeps_rasas_api_private() -> None:
+    def redirect(request: Request) -> tuple[int, dict[str, str], bytes]:
+        return 308, {"Location": "https://rasa.example.com" + request.path}, b"Permanent Redirect"
+
+    routes = {
+        ("GET", "/"): lambda r: text(200, "ok"),
+        ("GET", "/status"): redirect,
+        ("GET", "/model"): redirect,
+    }
+    with http_service(routes) as ingress:
+        code, lines = run(["--botfront-url", ingress.url, "--rasa-url", ingress.url])
+    api = [line for line in lines if "HTTP API" in line]
+    assert api == [
+        f"PASS rasa 127.0.0.1: HTTP API /status not reachable {ingress.url}/status - HTTP 308 from the "
+        "ingress (redirect to https://rasa.example.com/status, not followed)",
+        f"PASS rasa 127.0.0.1: HTTP API /model not reachable {ingress.url}/model - HTTP 308 from the "
+        "ingress (redirect to https://rasa.example.com/model, not followed)",
+    ]
+    # The redirect is not followed: each path was asked for once, and nothing went elsewhere.
+    assert sorted(r.path for r in ingress.requests if r.path in ("/status", "/model")) == [
+        "/model",
+        "/status",
+    ]
+    # This stand-in routes no socket.io: those two checks fail, as they should.
+    assert code == 1 and lines[-1] == "3 passed, 2 failed, 1 skipped"
 
 
 def test_the_release_sets_the_engineio_revision(tmp_path: Path) -> None:

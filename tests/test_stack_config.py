@@ -1,8 +1,18 @@
 """ops/stack_config.py against the Pulumi CLI: a parity table of stack-file snippets and what
 `pulumi up` does with each, every row citing the CLI source it follows.
 
-Sources are pulumi/pulumi@v3.259.0 (the newest tag mirrored; the project pins v3.272.0) and
-gopkg.in/yaml.v3, which the CLI parses both files with (sdk/go/common/encoding/marshal.go).
+Sources are pulumi/pulumi@v3.259.0 (the newest tag mirrored; the project pins v3.272.0 -
+ASSUMPTION: unchanged in between) and gopkg.in/yaml.v3@v3.0.1 (the version pulumi's go.mod pins at
+v3.259.0), which the CLI parses both files with (sdk/go/common/encoding/marshal.go). Each row
+cites file:line at those tags.
+
+Deviation from issue 12's text, on purpose: the issue asks that "keys without a namespace [be]
+refused", but the CLI accepts them as the project's own keys (`flag:` is `botfront:flag`):
+sdk/go/common/workspace/loaders.go:73-79, stackConfigNamespacedWithProject, called from
+LoadProjectStackBytes before anything else reads the config. The table follows the CLI (row
+"key-without-namespace-is-the-projects"); only a key with two namespaces is refused (key.go:68).
+Rows listed in KNOWN_DEVIATIONS hold the CLI's outcome where ops/stack_config.py differs; they are
+expected to fail until it follows the CLI.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ PROJ = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/project.go"
 LOAD = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/loaders.go"
 OBJ = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/object.go"
 KEY = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/key.go"
-YAML3 = "go-yaml/yaml v3 resolve.go resolve()"
+YAML3 = "gopkg.in/yaml.v3@v3.0.1:resolve.go:126 resolve"
+YAML3_BOOL = "gopkg.in/yaml.v3@v3.0.1:resolve.go:52-53 (resolveMapList: true/True/TRUE, false/False/FALSE)"
 
 PROJECT = """\
 name: botfront
@@ -77,175 +88,201 @@ PARITY: list[tuple[str, str, Any, str]] = [
         "yes-is-a-string-not-a-boolean",
         cfg("  botfront:flag: yes\n"),
         ("error", "configuration key 'flag' must be of type 'boolean'"),
-        f"{YAML3}; {CFG}:validateStackConfigValue",
+        f"{YAML3_BOOL}; {CFG}:145 validateStackConfigValue",
     ),
     (
         "on-is-a-string",
         cfg("  botfront:flag: on\n"),
         ("error", "must be of type 'boolean'"),
-        f"{YAML3} (only true/True/TRUE/false/False/FALSE)",
+        YAML3_BOOL,
     ),
     (
         "true-is-a-boolean",
         cfg("  botfront:flag: TRUE\n"),
         {"botfront:flag": "true"},
-        f"{YAML3}; {OBJ}:MarshalString",
+        f"{YAML3_BOOL}; {OBJ}:403 MarshalString",
     ),
     (
         "quoted-true-string-passes-boolean",
         cfg('  botfront:flag: "false"\n'),
         {"botfront:flag": "false"},
-        f'{PROJ}:ValidateConfigValue (literal "true"|"false")',
+        f'{PROJ}:801 ValidateConfigValue (literal "true"|"false")',
     ),
     ("yes-for-a-string-key-stays-yes", cfg("  botfront:release: yes\n"), {"botfront:release": "yes"}, YAML3),
     (
         "float-release-loses-its-zero",
         cfg("  botfront:release: 1.0\n"),
         {"botfront:release": "1"},
-        f"{YAML3} (float); {OBJ}:MarshalString (encoding/json)",
+        f"{YAML3} (float); {OBJ}:403 MarshalString (encoding/json)",
     ),
-    ("scientific-is-a-number", cfg("  botfront:count: 1e3\n"), {"botfront:count": "1000"}, YAML3),
-    ("yaml12-octal", cfg("  botfront:count: 0o17\n"), {"botfront:count": "15"}, f"{YAML3} (0o prefix)"),
     (
-        "dates-stay-text",
+        "scientific-is-a-number",
+        cfg("  botfront:count: 1e3\n"),
+        {"botfront:count": "1000"},
+        "gopkg.in/yaml.v3@v3.0.1:resolve.go:204 (yamlStyleFloat)",
+    ),
+    (
+        "yaml12-octal",
+        cfg("  botfront:count: 0o17\n"),
+        {"botfront:count": "15"},
+        "gopkg.in/yaml.v3@v3.0.1:resolve.go:237 (0o prefix)",
+    ),
+    (
+        "dates-become-go-time-text",
         cfg("  botfront:release: 2024-01-31\n"),
-        {"botfront:release": "2024-01-31"},
-        "go-yaml decode.go: timestamps into interface{} are set as the string",
+        {"botfront:release": "2024-01-31 00:00:00 +0000 UTC"},
+        "gopkg.in/yaml.v3@v3.0.1:resolve.go:184-188 (a plain date is a !!timestamp) and "
+        "decode_test.go:727-730 (into interface{} as time.Time); "
+        f"{LOAD}:181,219-222 LoadProjectStackBytes (decoded, re-encoded: encode.go:385-388 "
+        f"RFC3339Nano, decoded again); {OBJ}:490-491 unmarshalObject (time.Time -> v.String())",
     ),
     (
         "sexagesimal-is-text",
         cfg("  botfront:release: 1:20\n"),
         {"botfront:release": "1:20"},
-        f'{YAML3} ("Base 60 floats ... purposefully unsupported")',
+        'gopkg.in/yaml.v3@v3.0.1:resolve.go:165 ("Base 60 floats ... purposefully unsupported")',
     ),
     (
         "duplicate-key-refused",
         cfg("  botfront:flag: true\n  botfront:flag: false\n"),
         ("error", 'mapping key "botfront:flag" already defined at line 3'),
-        "go-yaml/yaml v3 decode.go (mapping key already defined; ASSUMPTION, not mirrored)",
+        "gopkg.in/yaml.v3@v3.0.1:decode.go:776 (mapping key already defined)",
     ),
     # Types declared in Pulumi.yaml
     (
         "integer-from-text",
         cfg('  botfront:count: "42"\n'),
         {"botfront:count": "42"},
-        f"{PROJ}:ValidateConfigValue (strconv.Atoi)",
+        f"{PROJ}:791 ValidateConfigValue (strconv.Atoi)",
     ),
     (
         "integer-refuses-fraction",
         cfg("  botfront:count: 2.5\n"),
         ("error", "configuration key 'count' must be of type 'integer'"),
-        f"{PROJ}:ValidateConfigValue",
+        f"{PROJ}:785 ValidateConfigValue (whole floats only)",
     ),
     (
         "integer-accepts-whole-float",
         cfg("  botfront:count: 4.0\n"),
         {"botfront:count": "4"},
-        f"{OBJ}:MarshalString; {PROJ}:ValidateConfigValue",
+        f"{OBJ}:403 MarshalString; {PROJ}:785 ValidateConfigValue",
     ),
     (
         "string-accepts-any-scalar",
         cfg("  botfront:release: 5\n"),
         {"botfront:release": "5"},
-        f"{CFG}:validateStackConfigValue (scalars are checked as their text)",
+        f"{CFG}:136-145 validateStackConfigValue (scalars are checked as their text)",
     ),
     (
         "string-refuses-object",
         cfg("  botfront:release: {a: 1}\n"),
         ("error", "'release' must be of type 'string'"),
-        f"{PROJ}:ValidateConfigValue",
+        f"{PROJ}:773 ValidateConfigValue (a string only)",
     ),
     (
         "object-as-json",
         cfg("  botfront:settings:\n    size: 5.0\n    mode: on\n"),
         {"botfront:settings": '{"mode":"on","size":5}'},
-        f"{OBJ}:MarshalString (JSON)",
+        f"{OBJ}:412-417 MarshalString (JSON)",
     ),
     (
         "object-refuses-scalar",
         cfg("  botfront:settings: big\n"),
         ("error", "'settings' must be of type 'object'"),
-        f"{PROJ}:ValidateConfigValue",
+        f"{PROJ}:809 ValidateConfigValue (a map only)",
     ),
     (
         "array-items-typed",
         cfg("  botfront:names: [a, 1]\n"),
         ("error", "'names' must be of type 'array<string>'"),
-        f"{PROJ}:ValidateConfigValue, InferFullTypeName",
+        f"{PROJ}:815-826 ValidateConfigValue, :760 InferFullTypeName",
     ),
     (
         "array-of-integers",
         cfg("  botfront:ports: [80, 443]\n"),
         {"botfront:ports": "[80,443]"},
-        f"{PROJ}:ValidateConfigValue",
+        f"{PROJ}:815 ValidateConfigValue (each item)",
     ),
     (
         "untyped-is-not-checked",
         cfg("  botfront:untyped: {a: 1}\n"),
         {"botfront:untyped": '{"a":1}'},
-        f"{PROJ}:IsExplicitlyTyped",
+        f"{PROJ}:294 IsExplicitlyTyped; {CFG}:101",
     ),
     # Keys and empty values
     (
         "key-without-namespace-is-the-projects",
         cfg("  flag: false\n"),
         {"botfront:flag": "false"},
-        f"{LOAD}:stackConfigNamespacedWithProject",
+        f"{LOAD}:73-79 stackConfigNamespacedWithProject",
     ),
     (
         "old-config-module-form",
         cfg("  botfront:config:count: 7\n"),
         {"botfront:count": "7"},
-        f"{KEY}:ParseKey",
+        f"{KEY}:57-64 ParseKey",
     ),
     (
         "key-with-two-namespaces-refused",
         cfg("  a:b:c: 1\n"),
         ("error", "could not parse a:b:c as a configuration key"),
-        f"{KEY}:ParseKey",
+        f"{KEY}:68 ParseKey",
     ),
     (
         "empty-value-is-empty-text",
         cfg("  botfront:release:\n"),
         {"botfront:release": ""},
-        f'{LOAD}:checkForEmptyConfig ("treated as an empty string")',
+        f'{LOAD}:405 checkForEmptyConfig ("treated as an empty string")',
     ),
     (
         "empty-value-for-a-boolean-refused",
         cfg("  botfront:flag:\n"),
         ("error", "'flag' must be of type 'boolean'"),
-        f"{CFG}:validateStackConfigValue",
+        f"{CFG}:145 validateStackConfigValue",
     ),
     (
         "required-key-missing",
         "config:\n  botfront:flag: true\n",
         ("error", "Stack 't' is missing configuration value 'rootUrl'"),
-        f"{CFG}:mergeConfig, formatMissingKeys",
+        f"{CFG}:323 mergeConfig, :59-63 and :30 formatMissingKeys",
     ),
     (
         "defaults-fill-the-rest",
         cfg(""),
         {"botfront:flag": "true", "botfront:count": "3", "botfront:settings": "{}", "botfront:names": "[]"},
-        f"{CFG}:mergeConfig, createConfigValue",
+        f"{CFG}:327-338 mergeConfig, :179 createConfigValue",
     ),
     (
         "empty-stack-file",
         "",
         ("error", "missing configuration value 'rootUrl'"),
-        f"{LOAD}:LoadProjectStackBytes",
+        f"{LOAD}:186-192 LoadProjectStackBytes (a nil document)",
     ),
     (
         "secure-values-are-secrets",
         cfg("  botfront:release:\n    secure: AAABAH\n"),
         {"botfront:release": None},
-        f"{OBJ}:unmarshalObject (isSecureValue)",
+        f"{OBJ}:493 unmarshalObject (isSecureValue)",
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("stack_yaml", "expected", "source"), [r[1:] for r in PARITY], ids=[r[0] for r in PARITY]
-)
+# Rows where ops/stack_config.py does not (yet) do what the CLI does: kept in the table with the
+# CLI's outcome, expected to fail until the reader follows it.
+KNOWN_DEVIATIONS = {
+    "dates-become-go-time-text": (
+        "ops/stack_config.py keeps a plain date as its text ('2024-01-31'); no botfront key takes a date"
+    ),
+}
+
+
+def _row(row: tuple[str, str, Any, str]) -> Any:
+    reason = KNOWN_DEVIATIONS.get(row[0])
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(*row[1:], id=row[0], marks=marks)
+
+
+@pytest.mark.parametrize(("stack_yaml", "expected", "source"), [_row(r) for r in PARITY])
 def test_parity_with_the_cli(tmp_path: Path, stack_yaml: str, expected: Any, source: str) -> None:
     assert source  # every row names the CLI source line it follows
     root = write(tmp_path, stack_yaml)

@@ -306,7 +306,16 @@ def test_rasa_api_not_reachable_from_outside(rasa: Service) -> None:
         assert checks.not_reachable(ingress.url + "/status") == "HTTP 404 from the ingress"
     # Routed to Rasa: /status answers 401 without a token.
     message = failure(lambda: checks.not_reachable(rasa.url + "/status"))
-    assert message.startswith("reachable from outside: GET answered HTTP 401 (expected 403 or 404")
+    assert message.startswith(
+        "reachable from outside: GET answered HTTP 401 (expected 403, 404 or a redirect"
+    )
+    # An ingress's redirect (http -> https) is not followed and did not serve the API.
+    with http_service({("GET", "/status"): lambda r: text(302, "")}) as ingress:
+        assert (
+            checks.not_reachable(ingress.url + "/status")
+            == "HTTP 302 from the ingress (redirect, not followed)"
+        )
+        assert [r.path for r in ingress.requests] == ["/status"]
 
 
 # ---- running the checks -------------------------------------------------------------------------

@@ -129,6 +129,14 @@ def test_the_provider_awaits_the_job_and_it_fails_fast(release: str) -> None:
     assert verification.WAIT_SECONDS * 2 < verification.DEADLINE_SECONDS
     assert pod(plan)["restartPolicy"] == "Never"
     resource = plan.get(JOB, "verify")
+    # What the engine receives (the registration request's customTimeouts): the provider waits 12
+    # minutes for create and update instead of its 10-minute default, longer than the 600 s deadline.
+    assert resource.custom_timeouts == {"create": "12m", "update": "12m"}
+    assert resource.delete_before_replace is True  # the replacement's name is free first
+    assert resource.as_json()["options"] == {
+        "customTimeouts": {"create": "12m", "update": "12m"},
+        "deleteBeforeReplace": True,
+    }
     # It runs after every workload (Deployments are awaited until their rollout is ready).
     deployments = {d.urn for d in plan.of_type("kubernetes:apps/v1:Deployment")}
     assert deployments and deployments <= set(resource.depends_on)
@@ -198,6 +206,11 @@ def test_bumping_an_image_runs_the_checks_again_and_nothing_else_does() -> None:
     ):
         assert job_name(plan_for("dev", images=images)) != base, images
     assert job_name(plan_for("dev", replicas={"duckling": 2})) != base
+    # The in-cluster MongoDB that Botfront's /health and GraphQL checks read: a new image re-runs them.
+    mongo = plan_for("dev", images={"mongo": "mongo:7.0.16"})
+    assert container(mongo, "mongo")["image"] == "mongo:7.0.16"
+    assert container(mongo, "mongo")["image"] != container(plan_for("dev"), "mongo")["image"]
+    assert job_name(mongo) != base
     # What no workload reads (the backup schedule) does not.
     backup = {"schedule": "0 4 * * *", "retention": 7, "size": "2Gi"}
     assert job_name(plan_for("dev", backup=backup)) == base

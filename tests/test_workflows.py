@@ -4,13 +4,17 @@ bucket's cloud first, under its own environment; and the check script, run for r
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from ops.ephemeral import POLICY_DIR
 from ops.offline import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -70,6 +74,68 @@ def test_every_pulumi_job_checks_its_backend_first_under_its_environment(
     assert job.get("environment")
 
 
+def runs_policy_pack(step: dict[str, Any]) -> bool:
+    """A step that enforces a policy pack: pulumi/actions with `policyPacks`, or ops/ephemeral.py's
+    `up`, which enforces <work-dir>/policy unless told otherwise (ops.ephemeral.POLICY_DIR)."""
+    if str(step.get("uses", "")).startswith("pulumi/actions@"):
+        return bool((step.get("with") or {}).get("policyPacks"))
+    run = str(step.get("run", ""))
+    return "ops.ephemeral" in run and re.search(r"(ops\.ephemeral|args=\()\s*up\b", run) is not None
+
+
+POLICY_JOBS = [(f, n, j) for f, n, j in jobs() if any(runs_policy_pack(s) for s in j.get("steps", []))]
+
+
+def test_the_policy_pack_jobs_are_the_expected_ones() -> None:
+    assert {(f, n) for f, n, _ in POLICY_JOBS} == {
+        ("preview.yml", "preview"),
+        ("deploy.yml", "staging"),
+        ("deploy.yml", "prod"),
+        ("ephemeral.yml", "up"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("workflow", "name", "job"), POLICY_JOBS, ids=[f"{f}:{n}" for f, n, _ in POLICY_JOBS]
+)
+def test_every_job_running_a_policy_pack_installs_its_requirements_into_the_packs_venv(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    pack = yaml.safe_load((ROOT / POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    # The CLI runs the pack with the virtualenv its PulumiPolicy.yaml names, relative to the pack.
+    venv = os.path.normpath(ROOT / POLICY_DIR / pack["runtime"]["options"]["virtualenv"])
+    assert venv == str(ROOT / ".venv")
+    steps = job["steps"]
+    first_pack = next(i for i, s in enumerate(steps) if runs_policy_pack(s))
+    installs = [
+        str(s["run"])
+        for s in steps[:first_pack]
+        if ".venv/bin/pip install" in str(s.get("run", ""))
+        and f"-r {POLICY_DIR}/requirements.txt" in str(s.get("run", ""))
+    ]
+    assert installs, f"{workflow}:{name} runs a policy pack without installing {POLICY_DIR}/requirements.txt"
+    assert any("python -m venv .venv" in run for run in installs)
+
+
+def test_every_action_is_pinned_to_an_exact_release() -> None:
+    files = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
+    used = [
+        (path.name, str(step["uses"]))
+        for path in files
+        for step in _steps(yaml.safe_load(path.read_text()))
+        if "uses" in step and not str(step["uses"]).startswith("./")
+    ]
+    assert any(name == "action.yml" for name, _ in used)
+    for name, uses in used:
+        assert re.search(r"@v\d+\.\d+\.\d+$", uses), f"{name}: {uses} floats"
+
+
+def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in document:  # a composite action
+        return list(document["runs"]["steps"])
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
 def test_previews_run_under_their_own_environments() -> None:
     (job,) = [j for f, n, j in PULUMI_JOBS if n == "preview"]
     # preview-staging and preview-prod can be given required reviewers (docs/pr-previews.md).
@@ -90,12 +156,13 @@ def test_the_action_passes_every_credential_it_checks() -> None:
     assert step_inputs == names
 
 
-def check(env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
+def check(env: dict[str, str], tmp_path: Path, cwd: Path | None = None) -> tuple[int, str, str]:
     output = tmp_path / "github_output"
     output.write_text("")
     done = subprocess.run(
         ["bash", str(CHECK)],
         env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env},
+        cwd=cwd or tmp_path,
         capture_output=True,
         text=True,
         timeout=30,
@@ -182,3 +249,102 @@ def test_check_backend_script(
 def test_check_backend_reports_every_problem_at_once(tmp_path: Path) -> None:
     code, out, _ = check({"PULUMI_BACKEND_URL": "s3://state"}, tmp_path)
     assert code == 1 and out.count("::error") == 3  # passphrase, credentials, region
+
+
+def project_with_stack(tmp_path: Path, stack_file: str) -> Path:
+    """A checkout whose Pulumi.yaml keeps stack files in stacks/, as this project's does."""
+    root = tmp_path / "checkout"
+    (root / "stacks").mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text('name: botfront\nruntime: python\nstackConfigDir: "stacks" # here\n')
+    (root / "stacks" / "Pulumi.prod.yaml").write_text(stack_file)
+    return root
+
+
+PASSPHRASE_STACK = "encryptionsalt: v1:c2FsdA==:v1:aXY=:Y3Q=\nconfig:\n  botfront:release: 1.0.5\n"
+
+
+def test_a_passphrase_stack_needs_its_passphrase_on_pulumi_cloud_too(tmp_path: Path) -> None:
+    root = project_with_stack(tmp_path, PASSPHRASE_STACK)
+    cloud = {"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": "prod"}
+    code, out, output = check(cloud, tmp_path, root)
+    assert code == 1 and output == ""
+    assert "stacks/Pulumi.prod.yaml uses the passphrase secrets provider (encryptionsalt)" in out
+    assert check({**cloud, **PASS}, tmp_path, root)[0] == 0
+    # Another stack of the same checkout, or a job over many stacks, is not held to it.
+    assert check({**cloud, "STACK_NAME": "dev"}, tmp_path, root)[0] == 0
+    assert check({"PULUMI_ACCESS_TOKEN": "pul-x"}, tmp_path, root)[0] == 0
+
+
+def test_a_service_managed_stack_on_pulumi_cloud_needs_no_passphrase(tmp_path: Path) -> None:
+    root = project_with_stack(tmp_path, "config:\n  botfront:release: 1.0.5\n")
+    assert check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": "prod"}, tmp_path, root)[0] == 0
+
+
+def test_the_shipped_stacks_need_a_passphrase_on_pulumi_cloud_exactly_when_they_hold_a_salt(
+    tmp_path: Path,
+) -> None:
+    # Read from this checkout's own Pulumi.yaml (stackConfigDir) and stack files.
+    for stack in ("dev", "staging", "prod"):
+        salted = "\nencryptionsalt:" in "\n" + (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+        code, out, _ = check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": stack}, tmp_path, ROOT)
+        assert code == (1 if salted else 0), out
+        assert check({"PULUMI_ACCESS_TOKEN": "pul-x", "STACK_NAME": stack, **PASS}, tmp_path, ROOT)[0] == 0
+
+
+def test_a_passphrase_file_is_accepted_when_no_passphrase_variable_is_set(tmp_path: Path) -> None:
+    phrase = tmp_path / "passphrase"
+    phrase.write_text("correct horse\n")
+    s3 = {"PULUMI_BACKEND_URL": "s3://state", **S3_OIDC}
+    code, out, output = check({**s3, "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}, tmp_path)
+    assert code == 0 and output == "scheme=s3\n", out
+    root = project_with_stack(tmp_path, PASSPHRASE_STACK)
+    cloud = {"PULUMI_ACCESS_TOKEN": "p", "STACK_NAME": "prod", "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}
+    assert check(cloud, tmp_path, root)[0] == 0
+
+
+def test_a_passphrase_file_is_refused_where_the_cli_would_not_read_it(tmp_path: Path) -> None:
+    phrase = tmp_path / "passphrase"
+    phrase.write_text("correct horse")
+    s3 = {"PULUMI_BACKEND_URL": "s3://state", **S3_OIDC}
+    # A set PULUMI_CONFIG_PASSPHRASE, even empty, is what the CLI uses (manager.go readPassphrase).
+    code, out, _ = check(
+        {**s3, "PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}, tmp_path
+    )
+    assert code == 1 and "the Pulumi CLI then ignores PULUMI_CONFIG_PASSPHRASE_FILE" in out
+    for bad in (tmp_path / "missing", tmp_path / "blank"):
+        if bad.name == "blank":
+            bad.write_text(" \n")
+        code, out, _ = check({**s3, "PULUMI_CONFIG_PASSPHRASE_FILE": str(bad)}, tmp_path)
+        assert code == 1 and f"PULUMI_CONFIG_PASSPHRASE_FILE ({bad}) is not a readable file" in out
+
+
+def test_an_unreadable_passphrase_file_is_refused_for_a_user_who_cannot_read_it(tmp_path: Path) -> None:
+    # As a runner's unprivileged user would meet it (root reads any file, so drop to nobody).
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop to an unprivileged user")
+    sandbox = Path(tempfile.mkdtemp())
+    try:
+        sandbox.chmod(0o755)
+        phrase = sandbox / "passphrase"
+        phrase.write_text("correct horse")
+        phrase.chmod(0o600)  # root's, unreadable for nobody
+        script = sandbox / "check-backend.sh"
+        shutil.copy(CHECK, script)
+        script.chmod(0o755)
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(script)],
+            env={
+                "PATH": os.environ["PATH"],
+                "PULUMI_BACKEND_URL": "s3://state",
+                "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase),
+                **S3_OIDC,
+            },
+            cwd=sandbox,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 1
+        assert f"PULUMI_CONFIG_PASSPHRASE_FILE ({phrase}) is not a readable file" in done.stdout
+    finally:
+        shutil.rmtree(sandbox)
