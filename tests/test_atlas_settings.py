@@ -13,9 +13,9 @@ from components.atlas_settings import (
     BackupPolicy,
     default_cluster_name,
     default_project_name,
-    parse_atlas,
 )
-from components.validation import Problems, show
+from components.settings import parse_settings
+from components.validation import ConfigError, show
 
 ORG = "5f1e2d3c4b5a697887766554"
 PROJECT = "65a0b1c2d3e4f5a6b7c8d9e0"
@@ -28,6 +28,9 @@ GOOD: dict[str, Any] = {
 }
 
 
+ABSENT = object()
+
+
 def parse(
     atlas: Any = None,
     *,
@@ -37,13 +40,17 @@ def parse(
     protect: bool = True,
     **overrides: Any,
 ) -> tuple[AtlasSettings | None, list[str]]:
-    """parse_atlas on GOOD (or `atlas`) with `overrides` applied; None values delete a key."""
+    """The block GOOD (or `atlas`) with `overrides` applied (None deletes a key), through parse_settings."""
     if atlas is None:
         atlas = {**GOOD, **overrides}
         atlas = {k: v for k, v in atlas.items() if v is not None}
-    p = Problems("botfront")
-    settings = parse_atlas(p, atlas, mode=mode, db_name=db, oplog=oplog, protect=protect)
-    return settings, p.items
+    raw = {"rootUrl": "https://bf.example.com", "protect": protect, "database": {"mode": mode, "name": db, "oplog": oplog}}
+    if atlas is not ABSENT:
+        raw["atlas"] = atlas
+    try:
+        return parse_settings(raw, "test").atlas, []
+    except ConfigError as error:
+        return None, error.problems
 
 
 # --- valid blocks --------------------------------------------------------------------------
@@ -172,9 +179,7 @@ def test_default_names_are_valid_atlas_names() -> None:
 
 
 def test_incluster_ignores_a_missing_block() -> None:
-    p = Problems("botfront")
-    assert parse_atlas(p, None, mode="incluster", db_name="bf", oplog=True, protect=True) is None
-    assert p.items == []
+    assert parse(ABSENT, mode="incluster", oplog=True) == (None, [])
 
 
 def test_incluster_refuses_an_atlas_block() -> None:
@@ -186,9 +191,8 @@ def test_incluster_refuses_an_atlas_block() -> None:
 
 
 def test_atlas_mode_requires_the_block() -> None:
-    p = Problems("botfront")
-    assert parse_atlas(p, None, mode="atlas", db_name="bf", oplog=False, protect=True) is None
-    assert p.items[0].startswith("botfront:atlas: got None; required when database.mode is atlas")
+    _, problems = parse(ABSENT)
+    assert problems[0].startswith("botfront:atlas: got None; required when database.mode is atlas")
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -423,13 +427,6 @@ BAD = [
         "R40",
         "same kind",
         over={"autoScaling": {"computeMax": "R40"}},
-    ),
-    bad(
-        "scaling-nvme-disk",
-        "atlas.autoScaling.disk",
-        True,
-        "NVMe",
-        over={"instanceSize": "M40_NVME", "autoScaling": {"disk": True}},
     ),
     bad(
         "scaling-unknown-key",
