@@ -13,7 +13,6 @@ from typing import Any
 
 from components.validation import Problems
 
-
 PROVIDERS = ("AWS", "GCP", "AZURE")
 # Major versions Atlas offers for new dedicated clusters. Botfront 1.0.5 runs the 3.6 node driver
 # (Meteor 2.0), which MongoDB's compatibility table marks "works, without the new features" for
@@ -128,47 +127,89 @@ def build_atlas(
     """The validated `botfront:atlas` block `a` (as written: `raw`) checked across keys."""
     if mode != "atlas":
         if a is not None:
-            p.add("atlas", raw, f"the atlas block only applies to database.mode atlas (database.mode is {mode}): "
-                  "remove botfront:atlas or set database.mode: atlas")  # fmt: skip
+            p.add(
+                "atlas",
+                raw,
+                f"the atlas block only applies to database.mode atlas (database.mode is {mode}): "
+                "remove botfront:atlas or set database.mode: atlas",
+            )
         return None
     if a is None:
-        p.add("atlas", raw, "required when database.mode is atlas: an object with orgId or projectId, provider, "
-              "region, instanceSize and accessList (see docs/atlas.md)")  # fmt: skip
+        p.add(
+            "atlas",
+            raw,
+            "required when database.mode is atlas: an object with orgId or projectId, provider, "
+            "region, instanceSize and accessList (see docs/atlas.md)",
+        )
         return None
     before = len(p.items)
     size, tier = a.instance_size, tier_of(a.instance_size)
     dedicated, shared = tier == "dedicated", f"{a.instance_size} clusters"
     if a.org_id and a.project_id:
-        p.add("atlas.projectId", a.project_id, "set exactly one of atlas.orgId (create a project in that "
-              "organization) and atlas.projectId (use an existing project), not both")  # fmt: skip
+        p.add(
+            "atlas.projectId",
+            a.project_id,
+            "set exactly one of atlas.orgId (create a project in that "
+            "organization) and atlas.projectId (use an existing project), not both",
+        )
     elif not (a.org_id or a.project_id):
-        p.add("atlas.orgId", None, "required: set atlas.orgId (a new project is created in that organization) "
-              "or atlas.projectId (an existing project is used)")  # fmt: skip
+        p.add(
+            "atlas.orgId",
+            None,
+            "required: set atlas.orgId (a new project is created in that organization) "
+            "or atlas.projectId (an existing project is used)",
+        )
     if a.project_name and a.project_id:
-        p.add("atlas.projectName", a.project_name, "only applies when a project is created (atlas.orgId); an "
-              "existing project (atlas.projectId) keeps its name")  # fmt: skip
+        p.add(
+            "atlas.projectName",
+            a.project_name,
+            "only applies when a project is created (atlas.orgId); an "
+            "existing project (atlas.projectId) keeps its name",
+        )
     if oplog and not dedicated:
-        p.add("atlas.instanceSize", size, "M0 and Flex clusters (and the retired M2/M5) give no oplog access "
-              "(Flex: none at all; M0: only limited reads of local.oplog.rs), but database.oplog is true: use a "
-              "dedicated tier (M10 or larger) or set database.oplog: false (Meteor then polls)")  # fmt: skip
+        p.add(
+            "atlas.instanceSize",
+            size,
+            "M0 and Flex clusters (and the retired M2/M5) give no oplog access "
+            "(Flex: none at all; M0: only limited reads of local.oplog.rs), but database.oplog is true: "
+            "use a "
+            "dedicated tier (M10 or larger) or set database.oplog: false (Meteor then polls)",
+        )
     if oplog and not a.botfront_reads_oplog_v2:
-        p.add("database.oplog", oplog, "Botfront's Meteor 2.0 cannot tail the oplog of MongoDB 5.0 or later "
-              "(updates are logged in the $v:2 format, which Meteor reads only from 2.6; older Meteor fails with "
-              "\"Key $v must not start with '$'\") and Atlas runs 7.0 or 8.0: set database.oplog: false (Meteor "
-              "polls instead), use database.mode incluster (MongoDB 4.4), or set atlas.botfrontReadsOplogV2: true "
-              "if images.botfront is built on Meteor 2.6 or later")  # fmt: skip
+        p.add(
+            "database.oplog",
+            oplog,
+            "Botfront's Meteor 2.0 cannot tail the oplog of MongoDB 5.0 or later "
+            "(updates are logged in the $v:2 format, which Meteor reads only from 2.6; older Meteor "
+            "fails with "
+            "\"Key $v must not start with '$'\") and Atlas runs 7.0 or 8.0: set database.oplog: false "
+            "(Meteor "
+            "polls instead), use database.mode incluster (MongoDB 4.4), or set "
+            "atlas.botfrontReadsOplogV2: true "
+            "if images.botfront is built on Meteor 2.6 or later",
+        )
     if not oplog and a.botfront_reads_oplog_v2:
         p.add("atlas.botfrontReadsOplogV2", True, "only applies when database.oplog is true")
     if not dedicated:
         for key, value, why in (
-            ("mongoVersion", a.mongo_version, f"{shared} run the MongoDB version Atlas picks (8.0 today) and "
-             "cannot be pinned: remove atlas.mongoVersion or use a dedicated tier (M10 or larger)"),
+            (
+                "mongoVersion",
+                a.mongo_version,
+                f"{shared} run the MongoDB version Atlas picks (8.0 today) and "
+                "cannot be pinned: remove atlas.mongoVersion or use a dedicated tier (M10 or larger)",
+            ),
             ("nodeCount", a.node_count, f"only applies to dedicated tiers; {size} is shared"),
-            ("diskSizeGb", a.disk_size_gb, f"{shared} have fixed storage: remove atlas.diskSizeGb or use M10 or "
-             "larger"),
-            ("autoScaling", (raw or {}).get("autoScaling"), f"auto-scaling applies to dedicated tiers only; {size} "
-             "is shared: remove it"),
-        ):  # fmt: skip
+            (
+                "diskSizeGb",
+                a.disk_size_gb,
+                f"{shared} have fixed storage: remove atlas.diskSizeGb or use M10 or larger",
+            ),
+            (
+                "autoScaling",
+                (raw or {}).get("autoScaling"),
+                f"auto-scaling applies to dedicated tiers only; {size} is shared: remove it",
+            ),
+        ):
             if value:
                 p.add(f"atlas.{key}", value, why)
     if a.node_count is not None and a.node_count not in NODE_COUNTS:
@@ -181,64 +222,120 @@ def build_atlas(
     if len(p.items) > before:
         return None
     return AtlasSettings(
-        provider=a.provider, region=a.region, instance_size=size, org_id=a.org_id, project_id=a.project_id,
-        project_name=a.project_name, cluster_name=a.cluster_name, node_count=a.node_count or 3,
+        provider=a.provider,
+        region=a.region,
+        instance_size=size,
+        org_id=a.org_id,
+        project_id=a.project_id,
+        project_name=a.project_name,
+        cluster_name=a.cluster_name,
+        node_count=a.node_count or 3,
         mongo_version=(a.mongo_version or DEFAULT_MONGO_VERSION) if dedicated else None,
-        disk_size_gb=a.disk_size_gb, auto_scaling=scaling, backup=backup, access_list=access,
+        disk_size_gb=a.disk_size_gb,
+        auto_scaling=scaling,
+        backup=backup,
+        access_list=access,
         allow_anywhere=a.allow_anywhere,
-    )  # fmt: skip
+    )
 
 
 def _disk(p: Problems, a: Any) -> None:
     if a.disk_size_gb is None and a.provider == "GCP":
-        p.add("atlas.diskSizeGb", None, "required on GCP (the provider needs it to pick the disk's IOPS range): "
-              "a whole number of GB, at least the tier's default storage (M10: 10, M20: 20, M30: 40)")  # fmt: skip
+        p.add(
+            "atlas.diskSizeGb",
+            None,
+            "required on GCP (the provider needs it to pick the disk's IOPS range): "
+            "a whole number of GB, at least the tier's default storage (M10: 10, M20: 20, M30: 40)",
+        )
     if a.disk_size_gb is not None and a.provider == "AWS":
-        p.add("atlas.diskSizeGb", a.disk_size_gb, "on AWS the Atlas provider supports diskSizeGb only with "
-              "Provisioned IOPS storage, which this program does not configure: remove it (Atlas gives each tier "
-              "its default storage) and keep autoScaling.disk: true to grow the disk")  # fmt: skip
+        p.add(
+            "atlas.diskSizeGb",
+            a.disk_size_gb,
+            "on AWS the Atlas provider supports diskSizeGb only with "
+            "Provisioned IOPS storage, which this program does not configure: remove it (Atlas gives "
+            "each tier "
+            "its default storage) and keep autoScaling.disk: true to grow the disk",
+        )
 
 
 def _auto_scaling(p: Problems, a: Any, raw: Any) -> AutoScaling:
     own = _dedicated_size(a.instance_size)
     s = a.auto_scaling
-    for key, bound, ok, rule in (("computeMax", s.compute_max, lambda b: b >= own[1], "at least"),
-                                 ("computeMin", s.compute_min, lambda b: b <= own[1], "at most")):  # fmt: skip
+    if own is None:  # not a dedicated tier: refused before
+        return AutoScaling()
+    for key, bound, ok, rule in (
+        ("computeMax", s.compute_max, lambda b: b >= own[1], "at least"),
+        ("computeMin", s.compute_min, lambda b: b <= own[1], "at most"),
+    ):
         parsed = _dedicated_size(bound) if bound else None
         if bound and (parsed is None or own is None or parsed[0] != own[0] or parsed[2] != own[2]):
-            p.add(f"atlas.autoScaling.{key}", bound, f"expected a dedicated tier of the same kind as "
-                  f"atlas.instanceSize ({a.instance_size}), e.g. M30 for M10")  # fmt: skip
+            p.add(
+                f"atlas.autoScaling.{key}",
+                bound,
+                f"expected a dedicated tier of the same kind as "
+                f"atlas.instanceSize ({a.instance_size}), e.g. M30 for M10",
+            )
         elif parsed and own and not ok(parsed[1]):
             p.add(f"atlas.autoScaling.{key}", bound, f"must be {rule} atlas.instanceSize ({a.instance_size})")
     if s.compute_min and not s.compute_max:
-        p.add("atlas.autoScaling.computeMin", s.compute_min,
-              "scaling down needs compute auto-scaling: also set atlas.autoScaling.computeMax")  # fmt: skip
-    return AutoScaling(disk=True if s.disk is None else s.disk, compute_min=s.compute_min, compute_max=s.compute_max)
+        p.add(
+            "atlas.autoScaling.computeMin",
+            s.compute_min,
+            "scaling down needs compute auto-scaling: also set atlas.autoScaling.computeMax",
+        )
+    return AutoScaling(
+        disk=True if s.disk is None else s.disk, compute_min=s.compute_min, compute_max=s.compute_max
+    )
 
 
 def _backup(p: Problems, a: Any, dedicated: bool, protect: bool) -> BackupPolicy | None:
     enabled = (protect and dedicated) if a.backup is None else a.backup
     if enabled and not dedicated:
-        why = ("Flex clusters take fixed daily snapshots that cannot be scheduled" if a.instance_size == FLEX
-               else f"{a.instance_size} clusters have no cloud backups")  # fmt: skip
-        p.add("atlas.backup", a.backup, f"{why}: set atlas.backup: false or use a dedicated tier (M10 or larger)")
+        why = (
+            "Flex clusters take fixed daily snapshots that cannot be scheduled"
+            if a.instance_size == FLEX
+            else f"{a.instance_size} clusters have no cloud backups"
+        )
+        p.add(
+            "atlas.backup",
+            a.backup,
+            f"{why}: set atlas.backup: false or use a dedicated tier (M10 or larger)",
+        )
         return None
-    keys = ("backupRetentionDays", "backupRetentionWeeks", "backupRetentionMonths", "backupHourUtc", "pointInTime")
+    keys = (
+        "backupRetentionDays",
+        "backupRetentionWeeks",
+        "backupRetentionMonths",
+        "backupHourUtc",
+        "pointInTime",
+    )
     values = {k: getattr(a, re.sub(r"([A-Z])", r"_\1", k).lower()) for k in keys}
     if not enabled:
         for key, value in values.items():
             if value is not None:
                 p.add(f"atlas.{key}", value, "only applies with atlas.backup: true")
         return None
-    days, weeks, months = a.backup_retention_days or 7, a.backup_retention_weeks or 0, a.backup_retention_months or 0
+    days, weeks, months = (
+        a.backup_retention_days or 7,
+        a.backup_retention_weeks or 0,
+        a.backup_retention_months or 0,
+    )
     # Atlas: a less frequent snapshot must be kept at least as long as a more frequent one.
     if weeks and weeks * 7 < days:
-        p.add("atlas.backupRetentionWeeks", weeks, f"weekly snapshots must be kept at least as long as daily ones "
-              f"({days} days): at least {-(-days // 7)}, or 0 for none")  # fmt: skip
+        p.add(
+            "atlas.backupRetentionWeeks",
+            weeks,
+            f"weekly snapshots must be kept at least as long as daily ones "
+            f"({days} days): at least {-(-days // 7)}, or 0 for none",
+        )
     longest = max(days, weeks * 7)
     if months and months * 31 < longest:
-        p.add("atlas.backupRetentionMonths", months, f"monthly snapshots must be kept at least as long as daily and "
-              f"weekly ones ({longest} days): at least {-(-longest // 31)}, or 0 for none")  # fmt: skip
+        p.add(
+            "atlas.backupRetentionMonths",
+            months,
+            f"monthly snapshots must be kept at least as long as daily and "
+            f"weekly ones ({longest} days): at least {-(-longest // 31)}, or 0 for none",
+        )
     return BackupPolicy(days, weeks, months, a.backup_hour_utc, bool(a.point_in_time))
 
 
@@ -248,17 +345,31 @@ def _access_list(p: Problems, a: Any, raw: Any) -> tuple[AccessEntry, ...]:
         cidr, comment = (item, None) if isinstance(item, str) else (item.cidr, item.comment)
         path = f"atlas.accessList[{index}]" + ("" if isinstance(item, str) else ".cidr")
         if cidr == ANYWHERE and not a.allow_anywhere:
-            p.add(path, raw[index] if isinstance(item, str) else raw[index]["cidr"],
-                  "opens the database to the whole internet: list your cluster's egress CIDRs instead, or set "
-                  "atlas.allowAnywhere: true to say so explicitly")  # fmt: skip
+            p.add(
+                path,
+                raw[index] if isinstance(item, str) else raw[index]["cidr"],
+                "opens the database to the whole internet: list your cluster's egress CIDRs instead, or set "
+                "atlas.allowAnywhere: true to say so explicitly",
+            )
         elif cidr in (e.cidr for e in entries):
-            p.add("atlas.accessList", cidr, "listed twice (Atlas does not detect duplicate entries): keep one")
+            p.add(
+                "atlas.accessList", cidr, "listed twice (Atlas does not detect duplicate entries): keep one"
+            )
         else:
-            entries.append(AccessEntry(cidr, comment or ("allowAnywhere: any IPv4 address" if cidr == ANYWHERE else None)))
+            entries.append(
+                AccessEntry(
+                    cidr, comment or ("allowAnywhere: any IPv4 address" if cidr == ANYWHERE else None)
+                )
+            )
     if a.allow_anywhere and ANYWHERE not in (e.cidr for e in entries):
         entries.append(AccessEntry(ANYWHERE, "allowAnywhere: any IPv4 address"))
     if not entries and a.org_id:
-        p.add("atlas.accessList", raw if raw is not None else [], "required when a project is created: the CIDR "
-              "blocks your Kubernetes nodes connect from (their NAT or egress addresses), e.g. [203.0.113.0/24]; to "
-              "allow any address set atlas.allowAnywhere: true instead")  # fmt: skip
+        p.add(
+            "atlas.accessList",
+            raw if raw is not None else [],
+            "required when a project is created: the CIDR "
+            "blocks your Kubernetes nodes connect from (their NAT or egress addresses), e.g. "
+            "[203.0.113.0/24]; to "
+            "allow any address set atlas.allowAnywhere: true instead",
+        )
     return tuple(entries)

@@ -53,11 +53,13 @@ FIELDS = (
     CronField("hour", 0, 23),
     CronField("day-of-month", 1, 31, question_mark=True),
     CronField(
-        "month", 1, 12,
+        "month",
+        1,
+        12,
         ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
     ),
     CronField("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), question_mark=True),
-)  # fmt: skip
+)
 MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -234,24 +236,38 @@ def archive_name_problem(name: Any) -> str | None:
     return None
 
 
-def build_backup(p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str) -> BackupSettings | None:
+def build_backup(
+    p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str
+) -> BackupSettings | None:
     """`botfront:backup` (validated `block`, as written `raw`) and `botfront:restoreFrom`, across keys.
 
     None when backups are off (no block, or `enabled: false`) or in atlas mode.
     """
     if mode != "incluster":
         if block is not None:
-            p.add("backup", raw, f"only applies to database.mode incluster (database.mode is {mode}): Atlas "
-                  "backups are configured under botfront:atlas (atlas.backup, atlas.backupRetentionDays/Weeks/"
-                  "Months, atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove botfront:backup")  # fmt: skip
+            p.add(
+                "backup",
+                raw,
+                f"only applies to database.mode incluster (database.mode is {mode}): Atlas "
+                "backups are configured under botfront:atlas (atlas.backup, atlas.backupRetentionDays/Weeks/"
+                "Months, atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove botfront:backup",
+            )
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, f"only applies to database.mode incluster (database.mode is "
-                  f"{mode}): restore an Atlas cluster from its cloud backup snapshots (Atlas UI: the cluster's "
-                  "Backup tab > Restore; see docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
+            p.add(
+                "restoreFrom",
+                restore_from,
+                f"only applies to database.mode incluster (database.mode is "
+                f"{mode}): restore an Atlas cluster from its cloud backup snapshots (Atlas UI: the cluster's "
+                "Backup tab > Restore; see docs/atlas.md); remove botfront:restoreFrom",
+            )
         return None
     if block is None or not block.enabled:
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block without enabled: "
-                  "false): the archives live on the backups volume that block creates")  # fmt: skip
+            p.add(
+                "restoreFrom",
+                restore_from,
+                "needs backups on (a botfront:backup block without enabled: "
+                "false): the archives live on the backups volume that block creates",
+            )
         return None
     return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)

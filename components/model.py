@@ -17,46 +17,79 @@ from pydantic import Discriminator, Field, Tag
 from components.atlas_settings import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
 from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
 from components.releases import CATALOG, DEFAULT_RELEASE, pinning_problem
-from components.validation import DNS_LABEL, DNS_SUBDOMAIN, Bool, Choice, Int, Model, Problem, Quantity
-from components.validation import Text, Url, With
+from components.validation import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    Bool,
+    Choice,
+    Int,
+    Model,
+    Problem,
+    Quantity,
+    Text,
+    Url,
+    With,
+)
 
 ENVIRONMENTS = ("development", "production")
-LABEL = Text(DNS_LABEL.pattern, "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting "
-             "and ending with a letter or digit", 63)  # fmt: skip
+LABEL = Text(
+    DNS_LABEL.pattern,
+    "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit",
+    63,
+)
 STORAGE_CLASS = Text(DNS_SUBDOMAIN.pattern, "a StorageClass name (DNS-1123 subdomain)")
 OBJECT_NAME = Text(DNS_SUBDOMAIN.pattern, "a Kubernetes object name (DNS-1123 subdomain)")
-PROJECT_ID = Text(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "a Botfront project id: 1-64 letters, digits, "
-                  "'_' or '-', e.g. bf", 64)  # fmt: skip
+PROJECT_ID = Text(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+    "a Botfront project id: 1-64 letters, digits, '_' or '-', e.g. bf",
+    64,
+)
 Image = With(lambda v: Problem(f"the image {why}") if (why := pinning_problem(v)) else v, {"type": "string"})
 Bytes, Cpu = Quantity("bytes"), Quantity("cpu")
 
 
 def _object_id(v: Any) -> Any:
     ok = isinstance(v, str) and re.fullmatch(r"[0-9a-f]{24}", v)
-    return v if ok else Problem("expected a 24-character lower-case hex id as shown in the Atlas UI "
-                                "(Organization Settings or Project Settings), e.g. 5f1e2d3c4b5a697887766554")  # fmt: skip
+    return (
+        v
+        if ok
+        else Problem(
+            "expected a 24-character lower-case hex id as shown in the Atlas UI "
+            "(Organization Settings or Project Settings), e.g. 5f1e2d3c4b5a697887766554"
+        )
+    )
 
 
 def _region(v: Any) -> Any:
     if isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", v):
         return v
     hint = f" (did you mean {v.upper().replace('-', '_')}?)" if isinstance(v, str) and v.strip() else ""
-    return Problem("expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 "
-                   f"(not the cloud's own eu-west-1){hint}")  # fmt: skip
+    return Problem(
+        "expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 "
+        f"(not the cloud's own eu-west-1){hint}"
+    )
 
 
 def _instance_size(v: Any) -> Any:
     if v in RETIRED_SHARED:
-        return Problem("Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
-                       "use FLEX or M0 (shared), or M10 or larger (dedicated)")  # fmt: skip
+        return Problem(
+            "Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
+            "use FLEX or M0 (shared), or M10 or larger (dedicated)"
+        )
     if not isinstance(v, str) or tier_of(v) == "unknown":
-        hint = f" (did you mean {v.upper()}?)" if isinstance(v, str) and tier_of(v.upper()) != "unknown" else ""
-        return Problem("expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
-                       "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: "
-                       f"no oplog, no backup schedule){hint}")  # fmt: skip
+        hint = (
+            f" (did you mean {v.upper()}?)" if isinstance(v, str) and tier_of(v.upper()) != "unknown" else ""
+        )
+        return Problem(
+            "expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
+            "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: "
+            f"no oplog, no backup schedule){hint}"
+        )
     if v.endswith("_NVME"):
-        return Problem("NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
-                       f"does not configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}")  # fmt: skip
+        return Problem(
+            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
+            f"does not configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}"
+        )
     return v
 
 
@@ -65,14 +98,20 @@ def _mongo_version(v: Any) -> Any:
     if text in MONGO_VERSIONS:
         return text
     eol = isinstance(text, str) and re.fullmatch(r"[0-6]\.[0-9]+", text)
-    why = ("MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use database.mode "
-           "incluster)" if eol else "the versions checked against Botfront's node driver (docs/atlas.md)")  # fmt: skip
+    why = (
+        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use database.mode "
+        "incluster)"
+        if eol
+        else "the versions checked against Botfront's node driver (docs/atlas.md)"
+    )
     return Problem(f"allowed: {', '.join(MONGO_VERSIONS)} (quoted); {why}")
 
 
 def _cidr(v: Any) -> Any:
-    allowed = Problem("expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
-                      "203.0.113.7 (or an object {cidr, comment})")  # fmt: skip
+    allowed = Problem(
+        "expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
+        "203.0.113.7 (or an object {cidr, comment})"
+    )
     try:
         network = ipaddress.IPv4Network(v.strip(), strict=False) if isinstance(v, str) else None
     except ValueError:
@@ -87,36 +126,42 @@ def _cidr(v: Any) -> Any:
 ObjectId = With(_object_id, {"type": "string", "pattern": "^[0-9a-f]{24}$"})
 Tier = With(_instance_size, {"type": "string", "pattern": r"^(M0|FLEX|[MR][0-9]{2,3}(_GEN_2)?)$"})
 Cidr = With(_cidr, {"type": "string"})
-Comment = With(lambda v: v if isinstance(v, str) and len(v) <= 80 else Problem(
-    "expected text of at most 80 characters"), {"type": "string", "maxLength": 80})  # fmt: skip
+Comment = With(
+    lambda v: v if isinstance(v, str) and len(v) <= 80 else Problem("expected text of at most 80 characters"),
+    {"type": "string", "maxLength": 80},
+)
 
 
 class Database(Model):
-    mode: Choice("incluster", "atlas") = "incluster"  # type: ignore[valid-type]
-    name: Text(r"^[A-Za-z0-9_-]{1,16}$", "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB "  # type: ignore[valid-type]
-               "namespaces <db>.<collection> are length-limited; Botfront recommends e.g. bf)", 16) = "bf"  # fmt: skip
+    mode: Choice("incluster", "atlas") = "incluster"
+    name: Text(
+        r"^[A-Za-z0-9_-]{1,16}$",
+        "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB "
+        "namespaces <db>.<collection> are length-limited; Botfront recommends e.g. bf)",
+        16,
+    ) = "bf"
     # Atlas runs MongoDB 7.0+, whose oplog Botfront's Meteor 2.0 cannot tail: off there unless set.
-    oplog: Bool() | None = Field(None, description="default: true in the cluster, false on Atlas")  # type: ignore[valid-type]
-    size: Bytes = "10Gi"  # type: ignore[valid-type]
-    storage_class: STORAGE_CLASS | None = None  # type: ignore[valid-type]
+    oplog: Bool() = Field(None, description="default: true in the cluster, false on Atlas")
+    size: Bytes = "10Gi"
+    storage_class: STORAGE_CLASS | None = None
 
 
 class Images(Model):
-    botfront: Image | None = None  # type: ignore[valid-type]
-    rasa: Image | None = None  # type: ignore[valid-type]
-    duckling: Image | None = None  # type: ignore[valid-type]
-    botfront_api: Image | None = None  # type: ignore[valid-type]
-    mongo: Image | None = None  # type: ignore[valid-type]
+    botfront: Image | None = None
+    rasa: Image | None = None
+    duckling: Image | None = None
+    botfront_api: Image | None = None
+    mongo: Image | None = None
 
 
 class Actions(Model):
-    image: Image  # type: ignore[valid-type]
+    image: Image
 
 
 class ModelsVolume(Model):
-    size: Bytes = "5Gi"  # type: ignore[valid-type]
-    access_mode: Choice("ReadWriteOnce", "ReadWriteMany") = "ReadWriteOnce"  # type: ignore[valid-type]
-    storage_class: STORAGE_CLASS | None = None  # type: ignore[valid-type]
+    size: Bytes = "5Gi"
+    access_mode: Choice("ReadWriteOnce", "ReadWriteMany") = "ReadWriteOnce"
+    storage_class: STORAGE_CLASS | None = None
 
     @property
     def shared_by_node(self) -> bool:
@@ -126,20 +171,22 @@ class ModelsVolume(Model):
 
 class Tracker(Model):
     # 0 keeps every event in memory (the installation document's meaning of max_events: 0).
-    max_events: Int(0, 100_000) = 100  # type: ignore[valid-type]
-    persist_time: Int(30, 7 * 86400) = 3600  # type: ignore[valid-type]
+    max_events: Int(0, 100_000) = 100
+    persist_time: Int(30, 7 * 86400) = 3600
 
 
-Annotation = With(lambda v: v if isinstance(v, str) else Problem("annotation values must be strings (quote them)"),
-                  {"type": "string"})  # fmt: skip
+Annotation = With(
+    lambda v: v if isinstance(v, str) else Problem("annotation values must be strings (quote them)"),
+    {"type": "string"},
+)
 
 
 class Ingress(Model):
-    enabled: Bool() = True  # type: ignore[valid-type]
-    class_name: Text(DNS_SUBDOMAIN.pattern, "an IngressClass name (DNS-1123 subdomain)") = "nginx"  # type: ignore[valid-type]
-    tls_secret_name: OBJECT_NAME | None = None  # type: ignore[valid-type]
-    cluster_issuer: OBJECT_NAME | None = None  # type: ignore[valid-type]
-    annotations: dict[str, Annotation] = {}  # type: ignore[valid-type]
+    enabled: Bool() = True
+    class_name: Text(DNS_SUBDOMAIN.pattern, "an IngressClass name (DNS-1123 subdomain)") = "nginx"
+    tls_secret_name: OBJECT_NAME | None = None
+    cluster_issuer: OBJECT_NAME | None = None
+    annotations: dict[str, Annotation] = {}
 
     @property
     def tls(self) -> bool:
@@ -147,8 +194,8 @@ class Ingress(Model):
 
 
 class CpuMemory(Model):
-    cpu: Cpu | None = None  # type: ignore[valid-type]
-    memory: Bytes | None = None  # type: ignore[valid-type]
+    cpu: Cpu | None = None
+    memory: Bytes | None = None
 
 
 class ResourceOverride(Model):
@@ -169,25 +216,28 @@ Replica = Int(1, 20)
 
 
 class Replicas(Model):
-    UNKNOWN = dict.fromkeys(("rasa", "mongo"), "rasa keeps trackers in process memory and mongo is a "
-                            "single-node replica set: they run exactly one replica")  # fmt: skip
-    botfront: Replica = 1  # type: ignore[valid-type]
-    duckling: Replica = 1  # type: ignore[valid-type]
-    actions: Replica = 1  # type: ignore[valid-type]
-    botfront_api: Replica = 1  # type: ignore[valid-type]
+    UNKNOWN = dict.fromkeys(
+        ("rasa", "mongo"),
+        "rasa keeps trackers in process memory and mongo is a "
+        "single-node replica set: they run exactly one replica",
+    )
+    botfront: Replica = 1
+    duckling: Replica = 1
+    actions: Replica = 1
+    botfront_api: Replica = 1
 
 
 class NetworkPolicy(Model):
-    enabled: Bool() = True  # type: ignore[valid-type]
+    enabled: Bool() = True
     # None: ingress-nginx, or the router's policy group on OpenShift (settings.py decides).
-    ingress_namespace: LABEL | None = None  # type: ignore[valid-type]
+    ingress_namespace: LABEL | None = None
 
 
 class SecurityOverride(Model):
     """What a stack may relax for an image that needs it; runAsUser 0 (root) is refused."""
 
-    run_as_user: Int(1, 2**31 - 1) | None = None  # type: ignore[valid-type]
-    read_only_root_filesystem: Bool() | None = None  # type: ignore[valid-type]
+    run_as_user: Int(1, 2**31 - 1) | None = None
+    read_only_root_filesystem: Bool() | None = None
 
 
 class Security(Model):
@@ -199,28 +249,28 @@ class Security(Model):
 
 
 class RasaUrls(Model):
-    development: Url | None = None  # type: ignore[valid-type]
-    production: Url | None = None  # type: ignore[valid-type]
+    development: Url | None = None
+    production: Url | None = None
 
 
 class ProjectEntry(Model):
-    id: PROJECT_ID  # type: ignore[valid-type]
+    id: PROJECT_ID
     name: str | None = Field(None, description="the project in Kubernetes names; default: the id")
-    environments: list[Choice(*ENVIRONMENTS)] = Field(["development"], min_length=1)  # type: ignore[valid-type]
+    environments: list[Choice(*ENVIRONMENTS)] = Field(["development"], min_length=1)
     rasa_url: RasaUrls = RasaUrls()
     resources: ResourceOverride | None = None
     actions: Actions | None = None
 
 
 class AutoScaling(Model):
-    disk: Bool() | None = None  # type: ignore[valid-type]
-    compute_min: Tier | None = None  # type: ignore[valid-type]
-    compute_max: Tier | None = None  # type: ignore[valid-type]
+    disk: Bool() | None = None
+    compute_min: Tier | None = None
+    compute_max: Tier | None = None
 
 
 class AccessObject(Model):
-    cidr: Cidr  # type: ignore[valid-type]
-    comment: Comment | None = None  # type: ignore[valid-type]
+    cidr: Cidr
+    comment: Comment | None = None
 
 
 AccessItem = Annotated[
@@ -230,41 +280,63 @@ AccessItem = Annotated[
 
 
 class Atlas(Model):
-    org_id: ObjectId | None = Field(None, description="create a project in this organization")  # type: ignore[valid-type]
-    project_id: ObjectId | None = Field(None, description="or use this existing project")  # type: ignore[valid-type]
-    project_name: Text(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$", "an Atlas project name: 1-64 letters, digits, "  # type: ignore[valid-type]
-                       "spaces, '_', '.' or '-', starting with a letter or digit", 64) | None = None  # fmt: skip
-    cluster_name: Text(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$", "an Atlas cluster name: 1-64 ASCII "  # type: ignore[valid-type]
-                       "letters, digits or '-', starting and ending with a letter or digit (a new name "
-                       "replaces the cluster)", 64) | None = None  # fmt: skip
-    provider: Choice(*PROVIDERS) = "AWS"  # type: ignore[valid-type]
-    region: With(_region, {"type": "string"}) = Field(  # type: ignore[valid-type]
+    org_id: ObjectId | None = Field(None, description="create a project in this organization")
+    project_id: ObjectId | None = Field(None, description="or use this existing project")
+    project_name: (
+        Text(
+            r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$",
+            "an Atlas project name: 1-64 letters, digits, "
+            "spaces, '_', '.' or '-', starting with a letter or digit",
+            64,
+        )
+        | None
+    ) = None
+    cluster_name: (
+        Text(
+            r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$",
+            "an Atlas cluster name: 1-64 ASCII "
+            "letters, digits or '-', starting and ending with a letter or digit (a new name "
+            "replaces the cluster)",
+            64,
+        )
+        | None
+    ) = None
+    provider: Choice(*PROVIDERS) = "AWS"
+    region: With(_region, {"type": "string"}) = Field(
         description="the Atlas region name nearest your Kubernetes cluster, e.g. EU_WEST_1 (AWS), "
-        "WESTERN_EUROPE (GCP) or EUROPE_WEST (AZURE)")  # fmt: skip
-    instance_size: Tier = "M10"  # type: ignore[valid-type]
-    node_count: Int(3, 7) | None = None  # type: ignore[valid-type]
-    mongo_version: With(_mongo_version, {"enum": list(MONGO_VERSIONS)}) | None = None  # type: ignore[valid-type]
-    disk_size_gb: Int(10, 4096) | None = None  # type: ignore[valid-type]
+        "WESTERN_EUROPE (GCP) or EUROPE_WEST (AZURE)"
+    )
+    instance_size: Tier = "M10"
+    node_count: Int(3, 7) | None = None
+    mongo_version: With(_mongo_version, {"enum": list(MONGO_VERSIONS)}) | None = None
+    disk_size_gb: Int(10, 4096) | None = None
     auto_scaling: AutoScaling = AutoScaling()
-    backup: Bool() | None = Field(None, description="default: on for protected dedicated clusters")  # type: ignore[valid-type]
-    backup_retention_days: Int(1, 3650) | None = None  # type: ignore[valid-type]
-    backup_retention_weeks: Int(0, 520) | None = None  # type: ignore[valid-type]
-    backup_retention_months: Int(0, 120) | None = None  # type: ignore[valid-type]
-    backup_hour_utc: Int(0, 23) | None = None  # type: ignore[valid-type]
-    point_in_time: Bool() | None = None  # type: ignore[valid-type]
+    backup: Bool() | None = Field(None, description="default: on for protected dedicated clusters")
+    backup_retention_days: Int(1, 3650) | None = None
+    backup_retention_weeks: Int(0, 520) | None = None
+    backup_retention_months: Int(0, 120) | None = None
+    backup_hour_utc: Int(0, 23) | None = None
+    point_in_time: Bool() | None = None
     access_list: list[AccessItem] = []
-    allow_anywhere: Bool() = False  # type: ignore[valid-type]
-    botfront_reads_oplog_v2: Bool() = False  # type: ignore[valid-type]
+    allow_anywhere: Bool() = False
+    botfront_reads_oplog_v2: Bool() = False
 
 
 class Backup(Model):
-    enabled: Bool() = True  # type: ignore[valid-type]
-    schedule: With(lambda v: Problem(f"a quoted string; {CRON_HELP}") if not isinstance(v, str) else  # type: ignore[valid-type]
-                   Problem(f"{why}; {CRON_HELP}") if (why := cron_problem(v)) else " ".join(v.split()),
-                   {"type": "string"}) = "30 2 * * *"  # fmt: skip
-    retention: Int(1, 1000, ": how many of the newest archives are kept (must be at least 1)") = 7  # type: ignore[valid-type]
-    size: Bytes = "5Gi"  # type: ignore[valid-type]
-    storage_class: STORAGE_CLASS | None = None  # type: ignore[valid-type]
+    enabled: Bool() = True
+    schedule: With(
+        lambda v: (
+            Problem(f"a quoted string; {CRON_HELP}")
+            if not isinstance(v, str)
+            else Problem(f"{why}; {CRON_HELP}")
+            if (why := cron_problem(v))
+            else " ".join(v.split())
+        ),
+        {"type": "string"},
+    ) = "30 2 * * *"
+    retention: Int(1, 1000, ": how many of the newest archives are kept (must be at least 1)") = 7
+    size: Bytes = "5Gi"
+    storage_class: STORAGE_CLASS | None = None
 
 
 SECRET_KEYS = {
@@ -280,30 +352,109 @@ def _d(text: str) -> Any:
 class StackConfig(Model):
     """Every `botfront:*` key but the secrets (SECRET_KEYS), in the order the README lists them."""
 
-    release: Choice(*CATALOG) = Field(DEFAULT_RELEASE, description="Botfront release from the catalog (components/releases.py)")  # type: ignore[valid-type]
-    namespace: LABEL = Field("botfront", description="Kubernetes namespace of every object of the stack (DNS-1123 label; not default or kube-*)")  # type: ignore[valid-type]
-    project_id: PROJECT_ID = Field("bf", description="Botfront project id served by Rasa (BF_PROJECT_ID)")  # type: ignore[valid-type]
-    root_url: Url = _d("public URL of the Botfront UI (ROOT_URL), http or https; required")  # type: ignore[valid-type]
-    rasa_url: Url | None = Field(None, description="public URL of Rasa (webchat base_url), another host than rootUrl; empty: rasa.<host of rootUrl>, same scheme")  # type: ignore[valid-type]
-    platform: Choice("kubernetes", "openshift") = Field("kubernetes", description="kubernetes or openshift")  # type: ignore[valid-type]
-    protect: Bool() = Field(True, description="protect the namespace, databases and volumes from deletion (false only for ephemeral stacks)")  # type: ignore[valid-type]
-    database: Database = Field(Database(), description="mode (incluster: MongoDB 4.4 replica set on a PVC, or atlas), name (1-16 of letters, digits, _ and -), oplog (MONGO_OPLOG_URL; default true in the cluster, false on Atlas); in the cluster also size and storageClass of MongoDB's volume")
-    images: Images = Field(Images(), description="per-service image overrides (botfront, rasa, duckling, botfrontApi, mongo), each pinned by a tag other than latest or an @sha256 digest")
-    actions: Actions | None = Field(None, description="custom action server: {image: <pinned image>}; empty: none")
-    duckling: Bool() = Field(True, description="run Duckling (needed by DucklingHTTPExtractor)")  # type: ignore[valid-type]
-    models: ModelsVolume = Field(ModelsVolume(), description="the /app/models volume shared by botfront and rasa: size, storageClass, accessMode (ReadWriteOnce or ReadWriteMany)")
-    tracker: Tracker = Field(Tracker(), description="Rasa tracker store: maxEvents kept in memory (0: all), persistTime (seconds of inactivity before a conversation leaves memory)")
-    ingress: Ingress = Field(Ingress(), description="Ingresses of the UI and Rasa: enabled, className, tlsSecretName (your certificate for every host) or clusterIssuer (cert-manager; not both), annotations")
-    resources: ResourceOverrides = Field(ResourceOverrides(), description="per-service {requests, limits} of cpu/memory (botfront, botfrontApi, duckling, rasa, actions, mongo); what is not given keeps the installation document's defaults")
-    replicas: Replicas = Field(Replicas(), description="replicas of botfront, duckling, actions, botfrontApi (1-20); rasa and mongo run one; more than one botfront of a release that writes models needs models.accessMode ReadWriteMany")
-    render_to: str | None = Field(None, description="write manifests to this directory instead of deploying (a stack that never deploys; secrets are written in plain text there)")
-    verify: Bool() = Field(True, description="run the verification Job after every deploy; off in render mode")  # type: ignore[valid-type]
-    atlas: Atlas | None = Field(None, description="MongoDB Atlas settings for database.mode atlas (docs/atlas.md)")
-    network_policy: NetworkPolicy = Field(NetworkPolicy(), description="default-deny NetworkPolicies plus the allowed paths: enabled, ingressNamespace (where the ingress controller runs; default ingress-nginx, on OpenShift the router's policy group)")
-    projects: list[ProjectEntry] = Field([], description="Botfront projects and their environments, one Rasa each: [{id, name, environments, rasaUrl: {env: url}, resources, actions}]; empty: the single projectId in development")
-    backup: Backup | None = Field(None, description="scheduled mongodump of the in-cluster MongoDB: enabled, schedule (cron, UTC), retention (archives kept), size, storageClass; empty: none (docs/backup-restore.md)")
-    restore_from: With(lambda v: Problem(why) if (why := archive_name_problem(v)) else v, {"type": "string", "pattern": f"^{ARCHIVE_PATTERN}$"}) | None = Field(None, description="archive on the backups volume to restore with mongorestore --drop, e.g. bf-20240131T023000Z.archive.gz; unset it once verified")  # type: ignore[valid-type]
-    security: Security = Field(Security(), description="per-service relaxations for images that need them: {<service>: {runAsUser, readOnlyRootFilesystem}} (botfront, botfrontApi, duckling, rasa, actions)")
+    release: Choice(*CATALOG) = Field(
+        DEFAULT_RELEASE, description="Botfront release from the catalog (components/releases.py)"
+    )
+    namespace: LABEL = Field(
+        "botfront",
+        description="Kubernetes namespace of every object of the stack (DNS-1123 label; not default or "
+        "kube-*)",
+    )
+    project_id: PROJECT_ID = Field("bf", description="Botfront project id served by Rasa (BF_PROJECT_ID)")
+    root_url: Url = _d("public URL of the Botfront UI (ROOT_URL), http or https; required")
+    rasa_url: Url | None = Field(
+        None,
+        description="public URL of Rasa (webchat base_url), another host than rootUrl; empty: "
+        "rasa.<host of rootUrl>, same scheme",
+    )
+    platform: Choice("kubernetes", "openshift") = Field("kubernetes", description="kubernetes or openshift")
+    protect: Bool() = Field(
+        True,
+        description="protect the namespace, databases and volumes from deletion (false only for "
+        "ephemeral stacks)",
+    )
+    database: Database = Field(
+        Database(),  # type: ignore[call-arg]
+        description="mode (incluster: MongoDB 4.4 replica set on a PVC, or atlas), name (1-16 of "
+        "letters, digits, _ and -), oplog (MONGO_OPLOG_URL; default true in the cluster, false on "
+        "Atlas); in the cluster also size and storageClass of MongoDB's volume",
+    )
+    images: Images = Field(
+        Images(),
+        description="per-service image overrides (botfront, rasa, duckling, botfrontApi, mongo), each "
+        "pinned by a tag other than latest or an @sha256 digest",
+    )
+    actions: Actions | None = Field(
+        None, description="custom action server: {image: <pinned image>}; empty: none"
+    )
+    duckling: Bool() = Field(True, description="run Duckling (needed by DucklingHTTPExtractor)")
+    models: ModelsVolume = Field(
+        ModelsVolume(),
+        description="the /app/models volume shared by botfront and rasa: size, storageClass, accessMode "
+        "(ReadWriteOnce or ReadWriteMany)",
+    )
+    tracker: Tracker = Field(
+        Tracker(),
+        description="Rasa tracker store: maxEvents kept in memory (0: all), persistTime (seconds of "
+        "inactivity before a conversation leaves memory)",
+    )
+    ingress: Ingress = Field(
+        Ingress(),
+        description="Ingresses of the UI and Rasa: enabled, className, tlsSecretName (your certificate "
+        "for every host) or clusterIssuer (cert-manager; not both), annotations",
+    )
+    resources: ResourceOverrides = Field(
+        ResourceOverrides(),
+        description="per-service {requests, limits} of cpu/memory (botfront, botfrontApi, duckling, "
+        "rasa, actions, mongo); what is not given keeps the installation document's defaults",
+    )
+    replicas: Replicas = Field(
+        Replicas(),
+        description="replicas of botfront, duckling, actions, botfrontApi (1-20); rasa and mongo run "
+        "one; more than one botfront of a release that writes models needs models.accessMode ReadWriteMany",
+    )
+    render_to: str | None = Field(
+        None,
+        description="write manifests to this directory instead of deploying (a stack that never "
+        "deploys; secrets are written in plain text there)",
+    )
+    verify: Bool() = Field(
+        True, description="run the verification Job after every deploy; off in render mode"
+    )
+    atlas: Atlas | None = Field(
+        None, description="MongoDB Atlas settings for database.mode atlas (docs/atlas.md)"
+    )
+    network_policy: NetworkPolicy = Field(
+        NetworkPolicy(),
+        description="default-deny NetworkPolicies plus the allowed paths: enabled, ingressNamespace "
+        "(where the ingress controller runs; default ingress-nginx, on OpenShift the router's policy group)",
+    )
+    projects: list[ProjectEntry] = Field(
+        [],
+        description="Botfront projects and their environments, one Rasa each: [{id, name, environments, "
+        "rasaUrl: {env: url}, resources, actions}]; empty: the single projectId in development",
+    )
+    backup: Backup | None = Field(
+        None,
+        description="scheduled mongodump of the in-cluster MongoDB: enabled, schedule (cron, UTC), "
+        "retention (archives kept), size, storageClass; empty: none (docs/backup-restore.md)",
+    )
+    restore_from: (
+        With(
+            lambda v: Problem(why) if (why := archive_name_problem(v)) else v,
+            {"type": "string", "pattern": f"^{ARCHIVE_PATTERN}$"},
+        )
+        | None
+    ) = Field(
+        None,
+        description="archive on the backups volume to restore with mongorestore --drop, e.g. "
+        "bf-20240131T023000Z.archive.gz; unset it once verified",
+    )
+    security: Security = Field(
+        Security(),
+        description="per-service relaxations for images that need them: {<service>: {runAsUser, "
+        "readOnlyRootFilesystem}} (botfront, botfrontApi, duckling, rasa, actions)",
+    )
 
 
 def _pulumi_type(schema: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from components.atlas_settings import AtlasSettings, build_atlas
 from components.backup_settings import BackupSettings, build_backup
 from components.model import (
-    ENVIRONMENTS,
     PULUMI_TYPES,
     SECRET_KEYS,
     Database,
@@ -44,7 +43,10 @@ PROJECT = "botfront"
 # table: their figures are ours.
 DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "botfront": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
-    "botfrontApi": {"requests": {"cpu": "500m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
+    "botfrontApi": {
+        "requests": {"cpu": "500m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
+    },
     "duckling": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
     "rasa": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}},
     "actions": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
@@ -207,8 +209,6 @@ def derive_rasa_url(root_url: str, project: str | None = None, environment: str 
     return urlunsplit((parts.scheme, netloc, "", "", ""))
 
 
-
-
 def parse_settings(
     raw: Mapping[str, Any],
     stack: str = "dev",
@@ -240,46 +240,75 @@ def _settings(
     """The rules that span several keys, then the frozen settings."""
     release = CATALOG[c.release]
     if c.namespace in RESERVED_NAMESPACES:
-        p.add("namespace", c.namespace, "a namespace of the stack's own: the stack creates, labels and "
-              "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES))  # fmt: skip
-    db = c.database.model_copy(update={"oplog": c.database.mode == "incluster" if c.database.oplog is None
-                                       else c.database.oplog})  # fmt: skip
+        p.add(
+            "namespace",
+            c.namespace,
+            "a namespace of the stack's own: the stack creates, labels and "
+            "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES),
+        )
+    db = c.database.model_copy(
+        update={"oplog": c.database.mode == "incluster" if c.database.oplog is None else c.database.oplog}
+    )
     if db.name.lower() in RESERVED_DATABASES:
-        p.add("database.name", db.name, "a MongoDB system database (MongoDB's own databases are admin, "
-              "local and config); use a name of your own, e.g. bf")  # fmt: skip
+        p.add(
+            "database.name",
+            db.name,
+            "a MongoDB system database (MongoDB's own databases are admin, "
+            "local and config); use a name of your own, e.g. bf",
+        )
     if db.mode == "atlas":
         for key in set(raw.get("database", {})) & {"size", "storageClass"}:
-            p.add(f"database.{key}", raw["database"][key],
-                  "only applies to database.mode incluster; Atlas disks are set under botfront:atlas")  # fmt: skip
+            p.add(
+                f"database.{key}",
+                raw["database"][key],
+                "only applies to database.mode incluster; Atlas disks are set under botfront:atlas",
+            )
     rasa_url = c.rasa_url or derive_rasa_url(c.root_url)
     _check_rasa_url(p, c.root_url, c.rasa_url, raw.get("rasaUrl"))
     images = dict(release.images) | {k: v for k, v in c.images.model_dump(by_alias=True).items() if v}
     if c.images.botfront_api and not release.botfront_api:
-        p.add("images.botfrontApi", c.images.botfront_api,
-              f"release {release.version} has no botfront-api service (only 0.2x releases do)")  # fmt: skip
+        p.add(
+            "images.botfrontApi",
+            c.images.botfront_api,
+            f"release {release.version} has no botfront-api service (only 0.2x releases do)",
+        )
     if c.ingress.tls_secret_name and c.ingress.cluster_issuer:
-        p.add("ingress.tlsSecretName", c.ingress.tls_secret_name,
-              "leave it out with clusterIssuer: cert-manager then issues one certificate per host (botfront-tls, "
-              "rasa-tls); one shared secret would be owned by whichever Ingress came first")  # fmt: skip
-    resources = {s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
-                 for s, d in DEFAULT_RESOURCES.items()}  # fmt: skip
+        p.add(
+            "ingress.tlsSecretName",
+            c.ingress.tls_secret_name,
+            "leave it out with clusterIssuer: cert-manager then issues one certificate per host "
+            "(botfront-tls, "
+            "rasa-tls); one shared secret would be owned by whichever Ingress came first",
+        )
+    resources = {
+        s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
+        for s, d in DEFAULT_RESOURCES.items()
+    }
     replicas = c.replicas.model_dump(by_alias=True)
     actions_image = c.actions.image if c.actions else None
     projects = _projects(p, c, actions_image, resources["rasa"])
     if sum(len(pr.environments) for pr in projects) > 1 and release.botfront_writes_models:
-        p.add("projects", raw.get("projects"), f"several Rasa instances need release 1.0.4 or later: Botfront "
-              f"{release.version} writes every trained model itself to one MODELS_LOCAL_PATH")  # fmt: skip
+        p.add(
+            "projects",
+            raw.get("projects"),
+            f"several Rasa instances need release 1.0.4 or later: Botfront "
+            f"{release.version} writes every trained model itself to one MODELS_LOCAL_PATH",
+        )
     if release.botfront_writes_models and c.models.shared_by_node and replicas["botfront"] > 1:
-        p.add("replicas.botfront", replicas["botfront"],
-              f"more than one botfront replica of release {release.version} (which writes the models volume) "
-              "needs models.accessMode ReadWriteMany (and a storageClass that provides it): a ReadWriteOnce "
-              "volume attaches to one node")  # fmt: skip
+        p.add(
+            "replicas.botfront",
+            replicas["botfront"],
+            f"more than one botfront replica of release {release.version} (which writes the models volume) "
+            "needs models.accessMode ReadWriteMany (and a storageClass that provides it): a ReadWriteOnce "
+            "volume attaches to one node",
+        )
     atlas = build_atlas(p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect)
     backup = build_backup(p, c.backup, raw.get("backup"), c.restore_from, mode=db.mode)
     if rasa_url:
         _check_public_urls(p, projects, c.root_url, rasa_url)
     ingress_namespace = c.network_policy.ingress_namespace or (
-        None if c.platform == "openshift" else "ingress-nginx")  # fmt: skip
+        None if c.platform == "openshift" else "ingress-nginx"
+    )
     return Settings(
         stack=stack,
         release=release,
@@ -318,13 +347,21 @@ def _attr(key: str) -> str:
 def _check_rasa_url(p: Problems, root_url: str, rasa_url: str | None, given: Any) -> None:
     if rasa_url is None:
         if derive_rasa_url(root_url) is None:
-            p.add("rasaUrl", given, f"required when rootUrl ({root_url}) has an IP address for a host: Rasa "
-                  "needs its own public URL for the webchat base_url")  # fmt: skip
+            p.add(
+                "rasaUrl",
+                given,
+                f"required when rootUrl ({root_url}) has an IP address for a host: Rasa "
+                "needs its own public URL for the webchat base_url",
+            )
         return
     root, rasa = urlsplit(root_url), urlsplit(rasa_url)
     if root.netloc == rasa.netloc:
-        p.add("rasaUrl", given, "must have a different host from rootUrl: Botfront and Rasa both serve "
-              "websockets at the root of their host")  # fmt: skip
+        p.add(
+            "rasaUrl",
+            given,
+            "must have a different host from rootUrl: Botfront and Rasa both serve "
+            "websockets at the root of their host",
+        )
     elif rasa.path not in ("", "/"):
         p.add("rasaUrl", given, "must not have a path: socket.io is served at /socket.io/")
     elif root.scheme == "https" and rasa.scheme == "http":
@@ -342,8 +379,11 @@ def _resources(
     for kind in ("cpu", "memory"):
         request, limit = (parse_quantity(merged[s][kind]) for s in ("requests", "limits"))
         if request is not None and limit is not None and request > limit:
-            p.add(f"{path}.requests.{kind}", merged["requests"][kind],
-                  f"must not exceed the limit ({merged['limits'][kind]})")  # fmt: skip
+            p.add(
+                f"{path}.requests.{kind}",
+                merged["requests"][kind],
+                f"must not exceed the limit ({merged['limits'][kind]})",
+            )
     return Resources(requests=merged["requests"], limits=merged["limits"])
 
 
@@ -362,10 +402,13 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
         ids.add(entry.id)
         name = entry.name or entry.id
         if not DNS_LABEL_40(name):
-            p.add(f"{path}.name" if entry.name else f"{path}.id", name,
-                  "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case "
-                  "letters, digits or '-', starting and ending with a letter or digit"
-                  + ("" if entry.name else f"; set {path}.name to such a name for this id"))  # fmt: skip
+            p.add(
+                f"{path}.name" if entry.name else f"{path}.id",
+                name,
+                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case "
+                "letters, digits or '-', starting and ending with a letter or digit"
+                + ("" if entry.name else f"; set {path}.name to such a name for this id"),
+            )
             continue
         if name in names:
             p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
@@ -381,20 +424,29 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             if env not in envs:
                 p.add(f"{path}.rasaUrl.{env}", url, "unknown key; allowed: " + ", ".join(envs))
             elif urlsplit(url).path not in ("", "/"):
-                p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at /socket.io/")
-        resources = _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"]) \
-            if entry.resources else rasa  # fmt: skip
-        default = entry.id == c.project_id
+                p.add(
+                    f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at /socket.io/"
+                )
+        resources = (
+            _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
+            if entry.resources
+            else rasa
+        )
+        default = str(entry.id) == str(c.project_id)
         image = entry.actions.image if entry.actions else (actions_image if default else None)
         envs = list(dict.fromkeys(envs))
         projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default))
     if projects and not any(project.default for project in projects):
-        p.add("projectId", c.project_id, "must be the id of one of botfront:projects (its Rasa keeps the plain "
-              "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects))  # fmt: skip
+        p.add(
+            "projectId",
+            c.project_id,
+            "must be the id of one of botfront:projects (its Rasa keeps the plain "
+            "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
+        )
     return tuple(projects)
 
 
-def DNS_LABEL_40(name: str) -> bool:  # noqa: N802
+def DNS_LABEL_40(name: str) -> bool:
     return len(name) <= 40 and DNS_LABEL.match(name) is not None
 
 
@@ -414,7 +466,11 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 continue
             host = urlsplit(url).netloc
             if host in hosts:
-                p.add(key, url, f"the public host is already used by {hosts[host]}: each Rasa instance needs its own")
+                p.add(
+                    key,
+                    url,
+                    f"the public host is already used by {hosts[host]}: each Rasa instance needs its own",
+                )
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
             if root_scheme == "https" and urlsplit(url).scheme == "http":
@@ -434,8 +490,11 @@ def read_raw_config(config: pulumi.Config) -> tuple[dict[str, Any], dict[str, pu
     from pulumi.runtime import config as runtime_config
 
     prefix = f"{PROJECT}:"
-    present = {k[len(prefix) :] for k in {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-               if k.startswith(prefix)}  # fmt: skip
+    present = {
+        k[len(prefix) :]
+        for k in {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+        if k.startswith(prefix)
+    }
     secret_env = set(runtime_config.get_config_secret_keys_env())
     raw: dict[str, Any] = {}
     refused: list[str] = []
@@ -466,8 +525,13 @@ def load_settings() -> Settings:
     if refused:
         p = Problems(PROJECT)
         for key in refused:
-            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials and decides what is "
-                  f"created: set it again without --secret (pulumi config rm {PROJECT}:{key}, then pulumi config "
-                  f"set [--path] {PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
+            p.add(
+                key,
+                "[secret]",
+                "stored as a secret, but this key holds no credentials and decides what is "
+                f"created: set it again without --secret (pulumi config rm {PROJECT}:{key}, then pulumi "
+                f"config "
+                f"set [--path] {PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets",
+            )
         p.raise_if_any(pulumi.get_stack())
     return parse_settings(raw, pulumi.get_stack(), secrets)

@@ -91,7 +91,7 @@ def checked(base: type, check: Callable[[Any], Any], schema: dict[str, Any]) -> 
     return Annotated[base, BeforeValidator(check), WithJsonSchema(schema)]
 
 
-def Bool() -> Any:  # noqa: N802 - a type factory
+def Bool() -> Any:
     def check(v: Any) -> bool:
         if isinstance(v, bool):
             return v
@@ -112,7 +112,7 @@ def as_int(v: Any) -> int | None:
     return None
 
 
-def Int(low: int, high: int, why: str = "") -> Any:  # noqa: N802
+def Int(low: int, high: int, why: str = "") -> Any:
     def check(v: Any) -> int:
         number = as_int(v)
         if number is None or not low <= number <= high:
@@ -122,7 +122,7 @@ def Int(low: int, high: int, why: str = "") -> Any:  # noqa: N802
     return checked(int, check, {"type": "integer", "minimum": low, "maximum": high})
 
 
-def Choice(*options: str) -> Any:  # noqa: N802
+def Choice(*options: str) -> Any:
     def check(v: Any) -> str:
         if v not in options:
             raise fail("allowed: " + ", ".join(options) + suggest(v, options))
@@ -131,7 +131,7 @@ def Choice(*options: str) -> Any:  # noqa: N802
     return checked(str, check, {"enum": list(options)})
 
 
-def Text(pattern: str, rule: str, max_len: int = 253) -> Any:  # noqa: N802
+def Text(pattern: str, rule: str, max_len: int = 253) -> Any:
     compiled = re.compile(pattern)
 
     def check(v: Any) -> str:
@@ -142,7 +142,7 @@ def Text(pattern: str, rule: str, max_len: int = 253) -> Any:  # noqa: N802
     return checked(str, check, {"type": "string", "pattern": pattern, "maxLength": max_len})
 
 
-def With(check: Callable[[Any], Any], schema: dict[str, Any], base: type = str) -> Any:  # noqa: N802
+def With(check: Callable[[Any], Any], schema: dict[str, Any], base: type = str) -> Any:
     """A type whose whole rule is `check` (it returns the value or an error message string)."""
 
     def run(v: Any) -> Any:
@@ -178,7 +178,7 @@ def parse_quantity(text: str) -> Decimal | None:
     return number / 1000 if suffix == "m" else None
 
 
-def Quantity(kind: str) -> Any:  # noqa: N802
+def Quantity(kind: str) -> Any:
     """A positive quantity; `kind` is "cpu" (cores or millicores) or "bytes"."""
 
     def check(v: Any) -> Any:
@@ -192,7 +192,9 @@ def Quantity(kind: str) -> Any:  # noqa: N802
         return text
 
     pattern = _QUANTITY.pattern if kind == "cpu" else r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)([KMGTPE]i?|k)?$"
-    return With(check, {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "number", "exclusiveMinimum": 0}]})
+    return With(
+        check, {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "number", "exclusiveMinimum": 0}]}
+    )
 
 
 def is_ip(host: str) -> bool:

@@ -85,7 +85,9 @@ def pulumi_config() -> str:
     declared = defaults()
     lines: dict[str, Any] = {}
     for key, kind in PULUMI_TYPES.items():
-        field = StackConfig.model_fields[next(n for n, f in StackConfig.model_fields.items() if (f.alias or n) == key)]
+        field = StackConfig.model_fields[
+            next(n for n, f in StackConfig.model_fields.items() if (f.alias or n) == key)
+        ]
         entry: dict[str, Any] = {"type": kind}
         if kind == "array":
             entry["items"] = {"type": "object"}
@@ -103,7 +105,13 @@ def readme_table() -> str:
     for name, field in StackConfig.model_fields.items():
         key = field.alias or name
         value = declared.get(key)
-        default = "required" if key not in declared else "empty" if value in ("", {}, []) else f"`{json.dumps(value)}`"
+        default = (
+            "required"
+            if key not in declared
+            else "empty"
+            if value in ("", {}, [])
+            else f"`{json.dumps(value)}`"
+        )
         rows.append(f"| `{key}` | {PULUMI_TYPES[key]} | {default} | {field.description or ''} |")
     rows += [f"| `{key}` | secret string | absent | {text} |" for key, text in SECRET_KEYS.items()]
     return "\n".join([*rows, END])

@@ -44,7 +44,11 @@ def parse(
     if atlas is None:
         atlas = {**GOOD, **overrides}
         atlas = {k: v for k, v in atlas.items() if v is not None}
-    raw = {"rootUrl": "https://bf.example.com", "protect": protect, "database": {"mode": mode, "name": db, "oplog": oplog}}
+    raw = {
+        "rootUrl": "https://bf.example.com",
+        "protect": protect,
+        "database": {"mode": mode, "name": db, "oplog": oplog},
+    }
     if atlas is not ABSENT:
         raw["atlas"] = atlas
     try:

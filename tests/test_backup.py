@@ -58,10 +58,18 @@ def parse(
     block: Any = None, restore_from: Any = None, *, mode: str = "incluster", protect: bool = True
 ) -> tuple[BackupSettings | None, list[str]]:
     """`botfront:backup` and `botfront:restoreFrom` through parse_settings (atlas mode gets a valid block)."""
-    raw: dict[str, Any] = {"rootUrl": "https://bf.example.com", "protect": protect, "database": {"mode": mode}}
+    raw: dict[str, Any] = {
+        "rootUrl": "https://bf.example.com",
+        "protect": protect,
+        "database": {"mode": mode},
+    }
     if mode == "atlas":
         raw["database"]["oplog"] = False
-        raw["atlas"] = {"orgId": "5f1e2d3c4b5a697887766554", "region": "EU_WEST_1", "accessList": ["203.0.113.0/24"]}
+        raw["atlas"] = {
+            "orgId": "5f1e2d3c4b5a697887766554",
+            "region": "EU_WEST_1",
+            "accessList": ["203.0.113.0/24"],
+        }
     raw |= {k: v for k, v in (("backup", block), ("restoreFrom", restore_from)) if v is not None}
     try:
         return settings_module.parse_settings(raw, "test").backup, []
