@@ -7,6 +7,7 @@ only when the block is usable. docs/atlas.md explains every key and the reasons 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,7 +123,7 @@ def default_project_name(stack: str) -> str:
 
 
 def build_atlas(
-    p: Problems, a: Any, raw: Any, *, mode: str, oplog: bool, protect: bool
+    p: Problems, a: Any, raw: Any, *, mode: str, oplog: bool, protect: bool, stack: str = ""
 ) -> AtlasSettings | None:
     """The validated `botfront:atlas` block `a` (as written: `raw`) checked across keys."""
     if mode != "atlas":
@@ -216,6 +217,8 @@ def build_atlas(
         p.add("atlas.nodeCount", a.node_count, "allowed: 3, 5 or 7 (a replica set needs an odd count)")
     if dedicated:
         _disk(p, a)
+        _offered(p, a)
+    _policy(p, a, raw, dedicated, protect, stack)
     scaling = _auto_scaling(p, a, raw) if dedicated else AutoScaling()
     backup = _backup(p, a, dedicated, protect)
     access = _access_list(p, a, (raw or {}).get("accessList"))
@@ -237,6 +240,78 @@ def build_atlas(
         access_list=access,
         allow_anywhere=a.allow_anywhere,
     )
+
+
+# ASSUMPTION (Atlas docs "Cloud Providers" > cluster configuration options; the provider sources do
+# not list tiers): the general (M) and low-CPU (R) tiers each cloud offers, and the RAM in GB of each
+# size (the smallest figure among the clouds). Gen2 sizes (`_GEN_2`, e.g. M30_GEN_2) exist on AWS
+# only ("AWS Gen2 dedicated clusters", M30_GEN_2 or greater):
+# mongodb/terraform-provider-mongodbatlas@v2.16.0:docs/resources/advanced_cluster.md:764,769.
+OFFERED = {
+    "AWS": ((10, 20, 30, 40, 50, 60, 80, 140, 200, 300, 400, 700), (40, 50, 60, 80, 200, 300, 400, 700)),
+    "GCP": ((10, 20, 30, 40, 50, 60, 80, 140, 200, 250, 300, 400), (40, 50, 60, 80, 200, 300, 400)),
+    "AZURE": ((10, 20, 30, 40, 50, 60, 80, 90, 200, 300), (40, 50, 60, 80, 200, 300, 400)),
+}
+RAM_GB = {10: 2, 20: 4, 30: 7.5, 40: 15, 50: 30, 60: 60, 80: 120, 90: 172, 140: 180, 200: 240, 250: 360,
+          300: 360, 400: 488, 700: 768}  # fmt: skip
+# "The maximum value for disk storage cannot exceed 50 times the maximum RAM for the selected
+# cluster": mongodb/terraform-provider-mongodbatlas@v2.16.0:docs/resources/advanced_cluster.md:779.
+DISK_PER_RAM = 50
+# policy/policies.py `atlas-cluster-protected` with its default config (protectedStacks).
+POLICY_PROTECTED_STACKS = ("staging", "prod")
+
+
+def _offered(p: Problems, a: Any) -> None:
+    own = _dedicated_size(a.instance_size)
+    if own is None:
+        return
+    family, number, variant = own
+    general, low_cpu = OFFERED[a.provider]
+    sizes = general if family == "M" else low_cpu
+    if variant == "_GEN_2" and (a.provider != "AWS" or number < 30):
+        p.add("atlas.instanceSize", a.instance_size, f"Gen2 tiers exist on AWS only, from M30_GEN_2 "
+              f"(provider is {a.provider}): use {family}{number} or another provider")  # fmt: skip
+    elif number not in sizes:
+        names = ", ".join(f"{family}{n}" for n in sizes)
+        p.add("atlas.instanceSize", a.instance_size, f"{a.provider} offers {names}")
+    elif a.disk_size_gb and number in RAM_GB and a.disk_size_gb > DISK_PER_RAM * RAM_GB[number]:
+        limit = int(DISK_PER_RAM * RAM_GB[number])
+        p.add("atlas.diskSizeGb", a.disk_size_gb, f"at most {limit} GB on {a.instance_size} (Atlas allows "
+              f"{DISK_PER_RAM} times the tier's RAM): use a larger tier or a smaller disk")  # fmt: skip
+
+
+def _policy(p: Problems, a: Any, raw: Any, dedicated: bool, protect: bool, stack: str) -> None:
+    """What the mandatory `atlas-cluster-protected` policy would refuse at preview time."""
+    if not protect and stack in POLICY_PROTECTED_STACKS:
+        p.add("protect", protect, f"the policy pack protects Atlas clusters of stacks named "
+              f"{' and '.join(POLICY_PROTECTED_STACKS)} (termination protection and backups): keep "
+              "botfront:protect true on this stack")  # fmt: skip
+    elif protect and not dedicated:
+        p.add("atlas.instanceSize", a.instance_size, "a protected stack's cluster needs backups (policy "
+              "atlas-cluster-protected) and M0/Flex clusters have no backup schedule: use M10 or larger, "
+              "or botfront:protect false for a throwaway stack")  # fmt: skip
+    elif protect and a.backup is False:
+        p.add("atlas.backup", (raw or {}).get("backup"), "a protected stack's dedicated cluster keeps cloud "
+              "backups (policy atlas-cluster-protected): remove atlas.backup: false, or set "
+              "botfront:protect false")  # fmt: skip
+
+
+# The shipped staging and prod stack files' examples: an all-zero organization and RFC 5737
+# documentation ranges, which never reach Atlas from a real update.
+PLACEHOLDER_ORG = "0" * 24
+DOCUMENTATION_NETS = tuple(
+    ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
+
+def placeholders(a: Any) -> list[tuple[str, Any]]:
+    """(key path, value) of every placeholder left in a validated `botfront:atlas` block."""
+    found: list[tuple[str, Any]] = [("atlas.orgId", a.org_id)] if a.org_id == PLACEHOLDER_ORG else []
+    for index, item in enumerate(a.access_list):
+        cidr = ipaddress.IPv4Network(item if isinstance(item, str) else item.cidr)
+        if any(cidr.subnet_of(net) for net in DOCUMENTATION_NETS):
+            found.append((f"atlas.accessList[{index}]", str(cidr)))
+    return found
 
 
 def _disk(p: Problems, a: Any) -> None:

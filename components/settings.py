@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pulumi
 from pydantic import ValidationError
 
-from components.atlas_settings import AtlasSettings, build_atlas
+from components.atlas_settings import AtlasSettings, build_atlas, placeholders
 from components.backup_settings import BackupSettings, build_backup
 from components.model import (
     PULUMI_TYPES,
@@ -213,8 +213,13 @@ def parse_settings(
     raw: Mapping[str, Any],
     stack: str = "dev",
     secrets: Mapping[str, pulumi.Input[str]] | None = None,
+    deploying: bool = False,
 ) -> Settings:
-    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`."""
+    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`.
+
+    `deploying`: a real update, where a placeholder left from the shipped stack files is refused
+    (a preview or an offline plan only warns, so those stacks still plan).
+    """
     p = Problems(PROJECT)
     # An empty value is an absent one (Pulumi.yaml's defaults of optional keys are "" or {}).
     values = {k: v for k, v in raw.items() if k not in SECRET_KEYS and not (v in ("", {}) and k in OPTIONAL)}
@@ -225,6 +230,13 @@ def parse_settings(
         p.raise_if_any(stack)
         raise  # unreachable: every pydantic error is a problem
     settings = _settings(p, config, values, stack, secrets or {})
+    if settings.atlas is not None and config.atlas is not None:
+        for path, value in placeholders(config.atlas):
+            why = "a placeholder from the shipped stack files (docs/atlas.md): set your own before deploying"
+            if deploying:
+                p.add(path, value, why)
+            else:
+                pulumi.log.warn(f"{p.key(path)}: {value!r} is {why}; `pulumi up` refuses it")
     p.raise_if_any(stack)
     if settings.chatbase_api_key is not None:
         pulumi.log.warn(
@@ -302,7 +314,9 @@ def _settings(
             "needs models.accessMode ReadWriteMany (and a storageClass that provides it): a ReadWriteOnce "
             "volume attaches to one node",
         )
-    atlas = build_atlas(p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect)
+    atlas = build_atlas(
+        p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect, stack=stack
+    )
     backup = build_backup(p, c.backup, raw.get("backup"), c.restore_from, mode=db.mode)
     if rasa_url:
         _check_public_urls(p, projects, c.root_url, rasa_url)
@@ -534,4 +548,14 @@ def load_settings() -> Settings:
                 f"set [--path] {PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets",
             )
         p.raise_if_any(pulumi.get_stack())
-    return parse_settings(raw, pulumi.get_stack(), secrets)
+    return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying())
+
+
+def deploying() -> bool:
+    """A real `pulumi up`: not a preview (pulumi SDK 3.272.0 runtime/settings.py `is_dry_run`), and
+    not the SDK's mock monitor (unit tests and ops/offline.py's plan, which reach no cloud)."""
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    monitor = runtime_settings.get_monitor()
+    return not pulumi.runtime.is_dry_run() and not isinstance(monitor, mocks.MockMonitor)

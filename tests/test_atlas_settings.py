@@ -142,7 +142,7 @@ def test_allow_anywhere_adds_the_open_entry_once() -> None:
 
 @pytest.mark.parametrize("size", ["M0", "FLEX"])
 def test_shared_tiers_without_oplog(size: str) -> None:
-    settings, problems = parse(instanceSize=size, oplog=False)
+    settings, problems = parse(instanceSize=size, oplog=False, protect=False)
     assert problems == []
     assert settings is not None and not settings.dedicated
     assert settings.mongo_version is None  # Atlas picks it on shared tiers
@@ -480,6 +480,37 @@ BAD = [
         "only applies with atlas.backup: true",
         over={"backup": False, "backupRetentionDays": 7},
     ),
+    # What Atlas would refuse later (tiers per provider, disk limit) and the policy pack at preview.
+    bad(
+        "gen2-on-gcp",
+        "atlas.instanceSize",
+        "M30_GEN_2",
+        "Gen2 tiers exist on AWS only",
+        over={"provider": "GCP", "region": "WESTERN_EUROPE", "instanceSize": "M30_GEN_2", "diskSizeGb": 40},
+    ),
+    bad(
+        "gen2-too-small",
+        "atlas.instanceSize",
+        "M10_GEN_2",
+        "from M30_GEN_2",
+        over={"instanceSize": "M10_GEN_2"},
+    ),
+    bad(
+        "tier-not-on-azure",
+        "atlas.instanceSize",
+        "M140",
+        "AZURE offers M10, M20",
+        over={"provider": "AZURE", "region": "EUROPE_WEST", "instanceSize": "M140"},
+    ),
+    bad(
+        "disk-beyond-tier",
+        "atlas.diskSizeGb",
+        200,
+        "at most 100 GB on M10",
+        over={"provider": "GCP", "region": "WESTERN_EUROPE", "diskSizeGb": 200},
+    ),
+    bad("protected-m0", "atlas.instanceSize", "M0", "needs backups", over={"instanceSize": "M0"}),
+    bad("protected-no-backup", "atlas.backup", False, "keeps cloud backups", over={"backup": False}),
     bad("reserved-db-name", "database.name", "admin", "MongoDB's own databases", kw={"db": "admin"}),
 ]
 
@@ -497,3 +528,14 @@ def test_bad_block(
     matching = [item for item in problems if item.startswith(prefix)]
     assert matching, f"no problem starts with {prefix!r}: {problems}"
     assert any(phrase in item for item in matching), f"{phrase!r} not in {matching}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_stacks_the_policy_protects_must_keep_protect_on(stack: str) -> None:
+    raw = {"rootUrl": "https://bf.example.com", "protect": False, "database": {"mode": "atlas", "oplog": False},
+           "atlas": GOOD}  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, stack)
+    (problem,) = [p for p in info.value.problems if p.startswith("botfront:protect: got False; ")]
+    assert "staging and prod" in problem
+    assert parse_settings(raw, "qa").atlas is not None  # other names: the stack's own choice
