@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import Discriminator, Field, Tag
 
@@ -457,11 +458,19 @@ class StackConfig(Model):
     )
 
 
-def _pulumi_type(schema: dict[str, Any]) -> str:
-    kinds = {s.get("type", "object") for s in schema.get("anyOf", [schema]) if s.get("type") != "null"}
-    kinds = {"string" if "enum" in schema or k == "number" else k for k in kinds}
-    return kinds.pop() if len(kinds) == 1 else "string"
+def _pulumi_type(annotation: Any) -> str:
+    kinds = (
+        [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType)
+        else [annotation]
+    )
+    kind = get_args(kinds[0])[0] if get_origin(kinds[0]) is Annotated else kinds[0]
+    if get_origin(kind) is list:
+        return "array"
+    if isinstance(kind, type) and issubclass(kind, Model):
+        return "object"
+    return {bool: "boolean", int: "integer"}.get(kind, "string")
 
 
 # The Pulumi.yaml `type:` of each key, as the CLI checks stack values against it before the program runs.
-PULUMI_TYPES = {k: _pulumi_type(v) for k, v in StackConfig.model_json_schema()["properties"].items()}
+PULUMI_TYPES = {f.alias or n: _pulumi_type(f.annotation) for n, f in StackConfig.model_fields.items()}

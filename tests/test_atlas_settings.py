@@ -532,8 +532,8 @@ def test_bad_block(
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_stacks_the_policy_protects_must_keep_protect_on(stack: str) -> None:
-    raw = {"rootUrl": "https://bf.example.com", "protect": False, "database": {"mode": "atlas", "oplog": False},
-           "atlas": GOOD}  # fmt: skip
+    database = {"mode": "atlas", "oplog": False}
+    raw = {"rootUrl": "https://bf.example.com", "protect": False, "database": database, "atlas": GOOD}
     with pytest.raises(ConfigError) as info:
         parse_settings(raw, stack)
     (problem,) = [p for p in info.value.problems if p.startswith("botfront:protect: got False; ")]

@@ -70,6 +70,15 @@ def test_schema_allows_other_namespaces_and_secure_values() -> None:
     assert list(VALIDATOR.iter_errors(doc)) == []
 
 
+def test_pulumi_types_agree_with_the_json_schema() -> None:
+    for key, prop in StackConfig.model_json_schema()["properties"].items():
+        kinds = {s.get("type", "object") for s in prop.get("anyOf", [prop]) if s.get("type") != "null"}
+        kinds = {
+            "string" if "enum" in prop or "enum" in s or k == "number" else k for s in [prop] for k in kinds
+        }
+        assert kinds == {PULUMI_TYPES[key]}, key
+
+
 def test_every_pulumi_yaml_key_is_typed_and_defaults_validate() -> None:
     config = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert set(config) == {f.alias or n for n, f in StackConfig.model_fields.items()}
