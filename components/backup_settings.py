@@ -245,29 +245,21 @@ def build_backup(
     """
     if mode != "incluster":
         if block is not None:
-            p.add(
-                "backup",
-                raw,
-                f"only applies to database.mode incluster (database.mode is {mode}): Atlas "
-                "backups are configured under botfront:atlas (atlas.backup, atlas.backupRetentionDays/Weeks/"
-                "Months, atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove botfront:backup",
-            )
+            p.add("backup", raw, "only applies to database.mode incluster (database.mode "
+                  f"is {mode}): Atlas backups are configured under botfront:atlas "
+                  "(atlas.backup, atlas.backupRetentionDays/Weeks/Months, "
+                  "atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove "
+                  "botfront:backup")  # fmt: skip
         if restore_from is not None:
-            p.add(
-                "restoreFrom",
-                restore_from,
-                f"only applies to database.mode incluster (database.mode is "
-                f"{mode}): restore an Atlas cluster from its cloud backup snapshots (Atlas UI: the cluster's "
-                "Backup tab > Restore; see docs/atlas.md); remove botfront:restoreFrom",
-            )
+            p.add("restoreFrom", restore_from, "only applies to database.mode incluster "
+                  f"(database.mode is {mode}): restore an Atlas cluster from its cloud "
+                  "backup snapshots (Atlas UI: the cluster's Backup tab > Restore; see "
+                  "docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
         return None
     if block is None or not block.enabled:
         if restore_from is not None:
-            p.add(
-                "restoreFrom",
-                restore_from,
-                "needs backups on (a botfront:backup block without enabled: "
-                "false): the archives live on the backups volume that block creates",
-            )
+            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block "
+                  "without enabled: false): the archives live on the backups volume that "
+                  "block creates")  # fmt: skip
         return None
     return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)

@@ -13,7 +13,7 @@ import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from components.atlas_settings import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
 from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
@@ -100,8 +100,8 @@ def _mongo_version(v: Any) -> Any:
         return text
     eol = isinstance(text, str) and re.fullmatch(r"[0-6]\.[0-9]+", text)
     why = (
-        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use database.mode "
-        "incluster)"
+        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use "
+        "database.mode incluster)"
         if eol
         else "the versions checked against Botfront's node driver (docs/atlas.md)"
     )
@@ -340,122 +340,87 @@ class Backup(Model):
     storage_class: STORAGE_CLASS | None = None
 
 
+Archive = With(
+    lambda v: Problem(why) if (why := archive_name_problem(v)) else v,
+    {"type": "string", "pattern": f"^{ARCHIVE_PATTERN}$"},
+)
 SECRET_KEYS = {
     "mailUrl": "SMTP URL for password resets (MAIL_URL): pulumi config set --secret botfront:mailUrl smtp://...",
     "chatbaseApiKey": "written to Rasa's tracker store config (only Botfront <= 0.21 reads it)",
 }
 
 
-def _d(text: str) -> Any:
-    return Field(description=text)
-
-
 class StackConfig(Model):
-    """Every `botfront:*` key but the secrets (SECRET_KEYS), in the order the README lists them."""
+    """Every `botfront:*` key but the secrets (SECRET_KEYS), in the order the README lists them.
 
-    release: Choice(*CATALOG) = Field(
-        DEFAULT_RELEASE, description="Botfront release from the catalog (components/releases.py)"
-    )
-    namespace: LABEL = Field(
-        "botfront",
-        description="Kubernetes namespace of every object of the stack (DNS-1123 label; not default or "
-        "kube-*)",
-    )
-    project_id: PROJECT_ID = Field("bf", description="Botfront project id served by Rasa (BF_PROJECT_ID)")
-    root_url: Url = _d("public URL of the Botfront UI (ROOT_URL), http or https; required")
-    rasa_url: Url | None = Field(
-        None,
-        description="public URL of Rasa (webchat base_url), another host than rootUrl; empty: "
-        "rasa.<host of rootUrl>, same scheme",
-    )
-    platform: Choice("kubernetes", "openshift") = Field("kubernetes", description="kubernetes or openshift")
-    protect: Bool() = Field(
-        True,
-        description="protect the namespace, databases and volumes from deletion (false only for "
-        "ephemeral stacks)",
-    )
-    database: Database = Field(
-        Database(),  # type: ignore[call-arg]
-        description="mode (incluster: MongoDB 4.4 replica set on a PVC, or atlas), name (1-16 of "
-        "letters, digits, _ and -), oplog (MONGO_OPLOG_URL; default true in the cluster, false on "
-        "Atlas); in the cluster also size and storageClass of MongoDB's volume",
-    )
-    images: Images = Field(
-        Images(),
-        description="per-service image overrides (botfront, rasa, duckling, botfrontApi, mongo), each "
-        "pinned by a tag other than latest or an @sha256 digest",
-    )
-    actions: Actions | None = Field(
-        None, description="custom action server: {image: <pinned image>}; empty: none"
-    )
-    duckling: Bool() = Field(True, description="run Duckling (needed by DucklingHTTPExtractor)")
-    models: ModelsVolume = Field(
-        ModelsVolume(),
-        description="the /app/models volume shared by botfront and rasa: size, storageClass, accessMode "
-        "(ReadWriteOnce or ReadWriteMany)",
-    )
-    tracker: Tracker = Field(
-        Tracker(),
-        description="Rasa tracker store: maxEvents kept in memory (0: all), persistTime (seconds of "
-        "inactivity before a conversation leaves memory)",
-    )
-    ingress: Ingress = Field(
-        Ingress(),
-        description="Ingresses of the UI and Rasa: enabled, className, tlsSecretName (your certificate "
-        "for every host) or clusterIssuer (cert-manager; not both), annotations",
-    )
-    resources: ResourceOverrides = Field(
-        ResourceOverrides(),
-        description="per-service {requests, limits} of cpu/memory (botfront, botfrontApi, duckling, "
-        "rasa, actions, mongo); what is not given keeps the installation document's defaults",
-    )
-    replicas: Replicas = Field(
-        Replicas(),
-        description="replicas of botfront, duckling, actions, botfrontApi (1-20); rasa and mongo run "
-        "one; more than one botfront of a release that writes models needs models.accessMode ReadWriteMany",
-    )
-    render_to: str | None = Field(
-        None,
-        description="write manifests to this directory instead of deploying (a stack that never "
-        "deploys; secrets are written in plain text there)",
-    )
-    verify: Bool() = Field(
-        True, description="run the verification Job after every deploy; off in render mode"
-    )
-    atlas: Atlas | None = Field(
-        None, description="MongoDB Atlas settings for database.mode atlas (docs/atlas.md)"
-    )
-    network_policy: NetworkPolicy = Field(
-        NetworkPolicy(),
-        description="default-deny NetworkPolicies plus the allowed paths: enabled, ingressNamespace "
-        "(where the ingress controller runs; default ingress-nginx, on OpenShift the router's policy group)",
-    )
-    projects: list[ProjectEntry] = Field(
-        [],
-        description="Botfront projects and their environments, one Rasa each: [{id, name, environments, "
-        "rasaUrl: {env: url}, resources, actions}]; empty: the single projectId in development",
-    )
-    backup: Backup | None = Field(
-        None,
-        description="scheduled mongodump of the in-cluster MongoDB: enabled, schedule (cron, UTC), "
-        "retention (archives kept), size, storageClass; empty: none (docs/backup-restore.md)",
-    )
-    restore_from: (
-        With(
-            lambda v: Problem(why) if (why := archive_name_problem(v)) else v,
-            {"type": "string", "pattern": f"^{ARCHIVE_PATTERN}$"},
-        )
-        | None
-    ) = Field(
-        None,
-        description="archive on the backups volume to restore with mongorestore --drop, e.g. "
-        "bf-20240131T023000Z.archive.gz; unset it once verified",
-    )
-    security: Security = Field(
-        Security(),
-        description="per-service relaxations for images that need them: {<service>: {runAsUser, "
-        "readOnlyRootFilesystem}} (botfront, botfrontApi, duckling, rasa, actions)",
-    )
+    Each key's docstring is its description in Pulumi.yaml, the README and the JSON Schema.
+    """
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    release: Choice(*CATALOG) = DEFAULT_RELEASE
+    """Botfront release from the catalog (components/releases.py)"""
+    namespace: LABEL = "botfront"
+    """Kubernetes namespace of every object of the stack (DNS-1123 label; not default or kube-*)"""
+    project_id: PROJECT_ID = "bf"
+    """Botfront project id served by Rasa (BF_PROJECT_ID)"""
+    root_url: Url
+    """public URL of the Botfront UI (ROOT_URL), http or https; required"""
+    rasa_url: Url | None = None
+    """public URL of Rasa (webchat base_url), another host than rootUrl; empty: rasa.<host of rootUrl>,
+    same scheme"""
+    platform: Choice("kubernetes", "openshift") = "kubernetes"
+    """kubernetes or openshift"""
+    protect: Bool() = True
+    """protect the namespace, databases and volumes from deletion (false only for ephemeral stacks)"""
+    database: Database = Database()  # type: ignore[call-arg]
+    """mode (incluster: MongoDB 4.4 replica set on a PVC, or atlas), name (1-16 of letters, digits, _ and
+    -), oplog (MONGO_OPLOG_URL; default true in the cluster, false on Atlas); in the cluster also size and
+    storageClass of MongoDB's volume"""
+    images: Images = Images()
+    """per-service image overrides (botfront, rasa, duckling, botfrontApi, mongo), each pinned by a tag
+    other than latest or an @sha256 digest"""
+    actions: Actions | None = None
+    """custom action server: {image: <pinned image>}; empty: none"""
+    duckling: Bool() = True
+    """run Duckling (needed by DucklingHTTPExtractor)"""
+    models: ModelsVolume = ModelsVolume()
+    """the /app/models volume shared by botfront and rasa: size, storageClass, accessMode (ReadWriteOnce
+    or ReadWriteMany)"""
+    tracker: Tracker = Tracker()
+    """Rasa tracker store: maxEvents kept in memory (0: all), persistTime (seconds of inactivity before a
+    conversation leaves memory)"""
+    ingress: Ingress = Ingress()
+    """Ingresses of the UI and Rasa: enabled, className, tlsSecretName (your certificate for every host)
+    or clusterIssuer (cert-manager; not both), annotations"""
+    resources: ResourceOverrides = ResourceOverrides()
+    """per-service {requests, limits} of cpu/memory (botfront, botfrontApi, duckling, rasa, actions,
+    mongo); what is not given keeps the installation document's defaults"""
+    replicas: Replicas = Replicas()
+    """replicas of botfront, duckling, actions, botfrontApi (1-20); rasa and mongo run one; more than one
+    botfront of a release that writes models needs models.accessMode ReadWriteMany"""
+    render_to: str | None = None
+    """write manifests to this directory instead of deploying (a stack that never deploys; secrets are
+    written in plain text there)"""
+    verify: Bool() = True
+    """run the verification Job after every deploy; off in render mode"""
+    atlas: Atlas | None = None
+    """MongoDB Atlas settings for database.mode atlas (docs/atlas.md)"""
+    network_policy: NetworkPolicy = NetworkPolicy()
+    """default-deny NetworkPolicies plus the allowed paths: enabled, ingressNamespace (where the ingress
+    controller runs; default ingress-nginx, on OpenShift the router's policy group)"""
+    projects: list[ProjectEntry] = []
+    """Botfront projects and their environments, one Rasa each: [{id, name, environments, rasaUrl: {env:
+    url}, resources, actions}]; empty: the single projectId in development"""
+    backup: Backup | None = None
+    """scheduled mongodump of the in-cluster MongoDB: enabled, schedule (cron, UTC), retention (archives
+    kept), size, storageClass; empty: none (docs/backup-restore.md)"""
+    restore_from: Archive | None = None
+    """archive on the backups volume to restore with mongorestore --drop, e.g.
+    bf-20240131T023000Z.archive.gz; unset it once verified"""
+    security: Security = Security()
+    """per-service relaxations for images that need them: {<service>: {runAsUser,
+    readOnlyRootFilesystem}} (botfront, botfrontApi, duckling, rasa, actions)"""
 
 
 def _pulumi_type(annotation: Any) -> str:

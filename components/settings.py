@@ -252,46 +252,29 @@ def _settings(
     """The rules that span several keys, then the frozen settings."""
     release = CATALOG[c.release]
     if c.namespace in RESERVED_NAMESPACES:
-        p.add(
-            "namespace",
-            c.namespace,
-            "a namespace of the stack's own: the stack creates, labels and "
-            "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES),
-        )
+        p.add("namespace", c.namespace, "a namespace of the stack's own: the stack creates, labels and "
+              "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES))  # fmt: skip
     db = c.database.model_copy(
         update={"oplog": c.database.mode == "incluster" if c.database.oplog is None else c.database.oplog}
     )
     if db.name.lower() in RESERVED_DATABASES:
-        p.add(
-            "database.name",
-            db.name,
-            "a MongoDB system database (MongoDB's own databases are admin, "
-            "local and config); use a name of your own, e.g. bf",
-        )
+        p.add("database.name", db.name, "a MongoDB system database (MongoDB's own "
+              "databases are admin, local and config); use a name of your own, e.g. bf")  # fmt: skip
     if db.mode == "atlas":
         for key in set(raw.get("database", {})) & {"size", "storageClass"}:
-            p.add(
-                f"database.{key}",
-                raw["database"][key],
-                "only applies to database.mode incluster; Atlas disks are set under botfront:atlas",
-            )
+            p.add(f"database.{key}", raw["database"][key], "only applies to database.mode "
+                  "incluster; Atlas disks are set under botfront:atlas")  # fmt: skip
     rasa_url = c.rasa_url or derive_rasa_url(c.root_url)
     _check_rasa_url(p, c.root_url, c.rasa_url, raw.get("rasaUrl"))
     images = dict(release.images) | {k: v for k, v in c.images.model_dump(by_alias=True).items() if v}
     if c.images.botfront_api and not release.botfront_api:
-        p.add(
-            "images.botfrontApi",
-            c.images.botfront_api,
-            f"release {release.version} has no botfront-api service (only 0.2x releases do)",
-        )
+        p.add("images.botfrontApi", c.images.botfront_api, f"release {release.version} has "
+              "no botfront-api service (only 0.2x releases do)")  # fmt: skip
     if c.ingress.tls_secret_name and c.ingress.cluster_issuer:
-        p.add(
-            "ingress.tlsSecretName",
-            c.ingress.tls_secret_name,
-            "leave it out with clusterIssuer: cert-manager then issues one certificate per host "
-            "(botfront-tls, "
-            "rasa-tls); one shared secret would be owned by whichever Ingress came first",
-        )
+        p.add("ingress.tlsSecretName", c.ingress.tls_secret_name, "leave it out with "
+              "clusterIssuer: cert-manager then issues one certificate per host "
+              "(botfront-tls, rasa-tls); one shared secret would be owned by whichever "
+              "Ingress came first")  # fmt: skip
     resources = {
         s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
         for s, d in DEFAULT_RESOURCES.items()
@@ -300,20 +283,14 @@ def _settings(
     actions_image = c.actions.image if c.actions else None
     projects = _projects(p, c, actions_image, resources["rasa"])
     if sum(len(pr.environments) for pr in projects) > 1 and release.botfront_writes_models:
-        p.add(
-            "projects",
-            raw.get("projects"),
-            f"several Rasa instances need release 1.0.4 or later: Botfront "
-            f"{release.version} writes every trained model itself to one MODELS_LOCAL_PATH",
-        )
+        p.add("projects", raw.get("projects"), "several Rasa instances need release 1.0.4 "
+              f"or later: Botfront {release.version} writes every trained model itself to "
+              "one MODELS_LOCAL_PATH")  # fmt: skip
     if release.botfront_writes_models and c.models.shared_by_node and replicas["botfront"] > 1:
-        p.add(
-            "replicas.botfront",
-            replicas["botfront"],
-            f"more than one botfront replica of release {release.version} (which writes the models volume) "
-            "needs models.accessMode ReadWriteMany (and a storageClass that provides it): a ReadWriteOnce "
-            "volume attaches to one node",
-        )
+        p.add("replicas.botfront", replicas["botfront"], "more than one botfront replica "
+              f"of release {release.version} (which writes the models volume) needs "
+              "models.accessMode ReadWriteMany (and a storageClass that provides it): a "
+              "ReadWriteOnce volume attaches to one node")  # fmt: skip
     atlas = build_atlas(
         p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect, stack=stack
     )
@@ -361,21 +338,13 @@ def _attr(key: str) -> str:
 def _check_rasa_url(p: Problems, root_url: str, rasa_url: str | None, given: Any) -> None:
     if rasa_url is None:
         if derive_rasa_url(root_url) is None:
-            p.add(
-                "rasaUrl",
-                given,
-                f"required when rootUrl ({root_url}) has an IP address for a host: Rasa "
-                "needs its own public URL for the webchat base_url",
-            )
+            p.add("rasaUrl", given, f"required when rootUrl ({root_url}) has an IP address "
+                  "for a host: Rasa needs its own public URL for the webchat base_url")  # fmt: skip
         return
     root, rasa = urlsplit(root_url), urlsplit(rasa_url)
     if root.netloc == rasa.netloc:
-        p.add(
-            "rasaUrl",
-            given,
-            "must have a different host from rootUrl: Botfront and Rasa both serve "
-            "websockets at the root of their host",
-        )
+        p.add("rasaUrl", given, "must have a different host from rootUrl: Botfront and "
+              "Rasa both serve websockets at the root of their host")  # fmt: skip
     elif rasa.path not in ("", "/"):
         p.add("rasaUrl", given, "must not have a path: socket.io is served at /socket.io/")
     elif root.scheme == "https" and rasa.scheme == "http":
@@ -393,11 +362,8 @@ def _resources(
     for kind in ("cpu", "memory"):
         request, limit = (parse_quantity(merged[s][kind]) for s in ("requests", "limits"))
         if request is not None and limit is not None and request > limit:
-            p.add(
-                f"{path}.requests.{kind}",
-                merged["requests"][kind],
-                f"must not exceed the limit ({merged['limits'][kind]})",
-            )
+            p.add(f"{path}.requests.{kind}", merged["requests"][kind], "must not exceed "
+                  f"the limit ({merged['limits'][kind]})")  # fmt: skip
     return Resources(requests=merged["requests"], limits=merged["limits"])
 
 
@@ -438,9 +404,8 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             if env not in envs:
                 p.add(f"{path}.rasaUrl.{env}", url, "unknown key; allowed: " + ", ".join(envs))
             elif urlsplit(url).path not in ("", "/"):
-                p.add(
-                    f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at /socket.io/"
-                )
+                p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is "
+                      "served at /socket.io/")  # fmt: skip
         resources = (
             _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
             if entry.resources
@@ -480,11 +445,8 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 continue
             host = urlsplit(url).netloc
             if host in hosts:
-                p.add(
-                    key,
-                    url,
-                    f"the public host is already used by {hosts[host]}: each Rasa instance needs its own",
-                )
+                p.add(key, url, f"the public host is already used by {hosts[host]}: each "
+                      "Rasa instance needs its own")  # fmt: skip
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
             if root_scheme == "https" and urlsplit(url).scheme == "http":
@@ -539,14 +501,10 @@ def load_settings() -> Settings:
     if refused:
         p = Problems(PROJECT)
         for key in refused:
-            p.add(
-                key,
-                "[secret]",
-                "stored as a secret, but this key holds no credentials and decides what is "
-                f"created: set it again without --secret (pulumi config rm {PROJECT}:{key}, then pulumi "
-                f"config "
-                f"set [--path] {PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets",
-            )
+            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials "
+                  "and decides what is created: set it again without --secret (pulumi "
+                  f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
+                  f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
         p.raise_if_any(pulumi.get_stack())
     return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying())
 
