@@ -13,7 +13,7 @@ import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
 from components.atlas_settings import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
 from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
@@ -353,10 +353,9 @@ SECRET_KEYS = {
 class StackConfig(Model):
     """Every `botfront:*` key but the secrets (SECRET_KEYS), in the order the README lists them.
 
-    Each key's docstring is its description in Pulumi.yaml, the README and the JSON Schema.
+    Each key's docstring is its description in Pulumi.yaml, the README and the JSON Schema (read by
+    ops/schema.py from this source: pydantic's use_attribute_docstrings would cost every plan ~50 ms).
     """
-
-    model_config = ConfigDict(use_attribute_docstrings=True)
 
     release: Choice(*CATALOG) = DEFAULT_RELEASE
     """Botfront release from the catalog (components/releases.py)"""

@@ -69,7 +69,12 @@ class Model(BaseModel):
     """A block of config: camelCase keys, nothing unknown, immutable once read."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, extra="forbid", frozen=True, strict=True
+        alias_generator=to_camel,
+        validate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        defer_build=True,
     )
     # Why a key is not accepted here, beyond "unknown key" (e.g. replicas.rasa).
     UNKNOWN: ClassVar[Mapping[str, str]] = {}

@@ -185,6 +185,32 @@ def plan_vs_floor(stack: str, runs: int) -> dict[str, Any]:
     }
 
 
+CONFIG_MODULES = ("components.validation", "components.backup_settings", "components.atlas_settings",
+                  "components.model", "components.settings")  # fmt: skip
+
+
+def config_cost(runs: int) -> dict[str, float]:
+    """The config layer's own cost: importing its modules (their self time, pydantic's own import
+    excluded: it is the library's, in the floor) and validating the dev stack's values."""
+    import_ms = []
+    for _ in range(runs):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import components.settings"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        rows = [line.split("|") for line in result.stderr.splitlines() if line.startswith("import time:")]
+        import_ms.append(sum(int(r[0].split(":")[1]) for r in rows if r[2].strip() in CONFIG_MODULES) / 1000)
+    from components.model import PULUMI_TYPES
+    from components.settings import parse_settings
+    from ops.offline import load_stack_config
+
+    values, _ = load_stack_config("dev")
+    keys = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("botfront:")}
+    raw = {k: v if PULUMI_TYPES.get(k, "string") == "string" else json.loads(v) for k, v in keys.items()}
+    validate_s = warm_median(lambda: parse_settings(raw, "dev"), runs)
+    return {"import_ms": statistics.median(import_ms), "validate_ms": validate_s * 1000}
+
+
 def warm_median(fn: Callable[[], Any], runs: int) -> float:
     fn()  # warm: imports and caches
     times = []
@@ -242,6 +268,7 @@ def machine() -> str:
 
 def report(runs: int) -> tuple[str, dict[str, Any]]:
     timings = [plan_vs_floor(stack, runs) for stack in STACKS]
+    config = config_cost(runs)
     blasts = [blast_radius(name) for name in CANONICAL_CHANGES]
     prints = [footprint(run_program(stack)) for stack in STACKS]
     scale = scaling(runs)
@@ -254,6 +281,11 @@ def report(runs: int) -> tuple[str, dict[str, Any]]:
     lines += ["| stack | plan (s) | floor (s) | ratio |", "|---|---:|---:|---:|"]
     lines += [
         f"| {t['stack']} | {t['plan_s']:.2f} | {t['floor_s']:.2f} | {t['ratio']:.2f} |" for t in timings
+    ]
+    lines += [
+        "",
+        f"Config layer (components/model.py and its validators): importing it {config['import_ms']:.0f} ms "
+        f"beyond pydantic's own import; validating the dev stack {config['validate_ms']:.1f} ms.",
     ]
     lines += ["", "Blast radius (resources whose inputs change)", ""]
     lines += ["| change | stack | resources | which | data or Service touched |", "|---|---|---:|---|---|"]
@@ -289,6 +321,7 @@ def report(runs: int) -> tuple[str, dict[str, Any]]:
     ]
     data = {
         "timings": timings,
+        "config": config,
         "blast_radius": blasts,
         "footprint": prints,
         "scale": scale,

@@ -11,6 +11,8 @@ Never edit them by hand: tests/test_schema.py fails on any difference.
 from __future__ import annotations
 
 import argparse
+import ast
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -61,14 +63,29 @@ def _one_line(node: Any) -> Any:
     return [_one_line(v) for v in node] if isinstance(node, list) else node
 
 
+def docstrings() -> dict[str, str]:
+    """Each StackConfig field's docstring (the string right after it in components/model.py)."""
+    tree = ast.parse((ROOT / "components" / "model.py").read_text())
+    body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StackConfig").body
+    found = {}
+    for field, doc in itertools.pairwise(body):
+        named = isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+        if named and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):
+            assert isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+            found[field.target.id] = " ".join(str(doc.value.value).split())
+    return found
+
+
 def describe(key: str) -> str:
-    return " ".join((StackConfig.model_fields[FIELDS[key]].description or "").split())
+    return docstrings()[FIELDS[key]]
 
 
 def stack_schema() -> dict[str, Any]:
     model = _one_line(StackConfig.model_json_schema(ref_template="#/$defs/{model}"))
     defs = model.pop("$defs", {})
-    properties = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()}
+    properties = {
+        f"{NAMESPACE}:{k}": {**v, "description": describe(k)} for k, v in model["properties"].items()
+    }
     secure = {"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
               "additionalProperties": False}  # fmt: skip
     for key, description in SECRET_KEYS.items():
