@@ -27,7 +27,6 @@ BACKUP_KEYS = ("enabled", "schedule", "retention", "size", "storageClass")
 DEFAULT_SCHEDULE = "30 2 * * *"  # 02:30 UTC, every day
 DEFAULT_RETENTION = 7
 DEFAULT_SIZE = "5Gi"
-MAX_RETENTION = 1000
 
 # `<database>-<UTC timestamp>.archive.gz`, e.g. bf-20240131T023000Z.archive.gz. The database part
 # uses the characters settings.py allows in database.name (1-16 of letters, digits, '_', '-').

@@ -381,7 +381,7 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             continue
         ids.add(entry.id)
         name = entry.name or entry.id
-        if not DNS_LABEL_40(name):
+        if len(name) > 40 or not DNS_LABEL.match(name):
             p.add(
                 f"{path}.name" if entry.name else f"{path}.id",
                 name,
@@ -423,10 +423,6 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
         )
     return tuple(projects)
-
-
-def DNS_LABEL_40(name: str) -> bool:
-    return len(name) <= 40 and DNS_LABEL.match(name) is not None
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:

@@ -125,6 +125,37 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, Any, str]] = [
         "https like rootUrl",
     ),
     (with_base(rootURL="https://x.example.com"), "rootURL", "https://x.example.com", "unknown key"),
+    # The model's own cases: suggestions for misspelt keys and values, the new key, list items.
+    (with_base(rootURL="https://x.example.com"), "rootURL", "https://x.example.com", "did you mean rootUrl?"),
+    (with_base(platfrom="openshift"), "platfrom", "openshift", "did you mean platform?"),
+    (
+        with_base(models={"accesMode": "ReadWriteMany"}),
+        "models.accesMode",
+        "ReadWriteMany",
+        "did you mean accessMode?",
+    ),
+    (
+        with_base(models={"accessMode": "ReadWriteMny"}),
+        "models.accessMode",
+        "ReadWriteMny",
+        "did you mean ReadWriteMany?",
+    ),
+    (with_base(release="1.05"), "release", "1.05", "did you mean 1.0.5?"),
+    (with_base(verify="yes"), "verify", "yes", "true or false"),
+    (with_base(replicas={"duckling": 2.5}), "replicas.duckling", 2.5, "whole number"),
+    (
+        with_base(projects=[{"id": "bf", "enviroments": ["production"]}]),
+        "projects[0].enviroments",
+        ["production"],
+        "did you mean environments?",
+    ),
+    (
+        with_base(database={"mode": "atlas", "size": "10Gi"}),
+        "database.size",
+        "10Gi",
+        "only applies to database.mode incluster",
+    ),
+    (with_base(restoreFrom="bf.archive.gz"), "restoreFrom", "bf.archive.gz", "<database>-<UTC timestamp"),
 ]
 
 
