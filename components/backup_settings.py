@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from components.validation import DNS_SUBDOMAIN, Problems, check_quantity
+from components.validation import Problems
 
 BACKUP_KEYS = ("enabled", "schedule", "retention", "size", "storageClass")
 
 DEFAULT_SCHEDULE = "30 2 * * *"  # 02:30 UTC, every day
 DEFAULT_RETENTION = 7
 DEFAULT_SIZE = "5Gi"
-MAX_RETENTION = 1000
 
 # `<database>-<UTC timestamp>.archive.gz`, e.g. bf-20240131T023000Z.archive.gz. The database part
 # uses the characters settings.py allows in database.name (1-16 of letters, digits, '_', '-').
@@ -54,11 +52,13 @@ FIELDS = (
     CronField("hour", 0, 23),
     CronField("day-of-month", 1, 31, question_mark=True),
     CronField(
-        "month", 1, 12,
+        "month",
+        1,
+        12,
         ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
     ),
     CronField("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), question_mark=True),
-)  # fmt: skip
+)
 MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -235,113 +235,30 @@ def archive_name_problem(name: Any) -> str | None:
     return None
 
 
-def parse_backup(
-    p: Problems, value: Any, restore_from: Any, *, mode: str, protect: bool
+def build_backup(
+    p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str
 ) -> BackupSettings | None:
-    """The `botfront:backup` object and `botfront:restoreFrom`; problems go to `p`.
+    """`botfront:backup` (validated `block`, as written `raw`) and `botfront:restoreFrom`, across keys.
 
-    None when backups are off (no block, or `enabled: false`), in atlas mode, or on any problem.
-    `protect` is accepted for symmetry with `parse_atlas`: the backups volume's protection follows
-    `botfront:protect` and is applied by `MongoBackup` (components/backup.py).
+    None when backups are off (no block, or `enabled: false`) or in atlas mode.
     """
-    del protect  # see the docstring
     if mode != "incluster":
-        if value is not None:
-            p.add(
-                "backup", value,
-                f"only applies to database.mode incluster (database.mode is {mode}): Atlas "
-                "backups are configured under botfront:atlas (atlas.backup, "
-                "atlas.backupRetentionDays/Weeks/Months, atlas.backupHourUtc, "
-                "atlas.pointInTime; see docs/atlas.md); remove botfront:backup",
-            )  # fmt: skip
+        if block is not None:
+            p.add("backup", raw, "only applies to database.mode incluster (database.mode "
+                  f"is {mode}): Atlas backups are configured under botfront:atlas "
+                  "(atlas.backup, atlas.backupRetentionDays/Weeks/Months, "
+                  "atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove "
+                  "botfront:backup")  # fmt: skip
         if restore_from is not None:
-            p.add(
-                "restoreFrom", restore_from,
-                f"only applies to database.mode incluster (database.mode is {mode}): restore an "
-                "Atlas cluster from its cloud backup snapshots (Atlas UI: the cluster's Backup "
-                "tab > Restore, or the Atlas CLI; see docs/atlas.md); remove botfront:restoreFrom",
-            )  # fmt: skip
+            p.add("restoreFrom", restore_from, "only applies to database.mode incluster "
+                  f"(database.mode is {mode}): restore an Atlas cluster from its cloud "
+                  "backup snapshots (Atlas UI: the cluster's Backup tab > Restore; see "
+                  "docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
         return None
-
-    before = len(p.items)
-    if restore_from is not None:
-        problem = archive_name_problem(restore_from)
-        if problem:
-            p.add("restoreFrom", restore_from, problem)
-    if value is None:
+    if block is None or not block.enabled:
         if restore_from is not None:
-            _restore_needs_backups(p, restore_from)
+            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block "
+                  "without enabled: false): the archives live on the backups volume that "
+                  "block creates")  # fmt: skip
         return None
-    if not isinstance(value, Mapping):
-        p.add("backup", value, "expected an object (a YAML mapping), see docs/backup-restore.md")
-        return None
-
-    raw = p.mapping("backup", value, BACKUP_KEYS)
-    enabled = p.boolean("backup.enabled", raw.get("enabled"), True)
-    schedule = _schedule(p, raw.get("schedule"))
-    retention = _retention(p, raw.get("retention"))
-    size = check_quantity(p, "backup.size", raw.get("size"), "bytes") or DEFAULT_SIZE
-    storage_class = p.string(
-        "backup.storageClass", raw.get("storageClass"), "", DNS_SUBDOMAIN,
-        "a StorageClass name (DNS-1123 subdomain)", max_len=253,
-    ) or None  # fmt: skip
-    if not enabled:
-        if restore_from is not None:
-            _restore_needs_backups(p, restore_from)
-        return None
-    if len(p.items) > before:
-        return None
-    return BackupSettings(
-        schedule=schedule,
-        retention=retention,
-        size=size,
-        storage_class=storage_class,
-        restore_from=restore_from,
-    )
-
-
-def _restore_needs_backups(p: Problems, restore_from: Any) -> None:
-    p.add(
-        "restoreFrom", restore_from,
-        "needs backups on (a botfront:backup block without enabled: false): the archives live "
-        "on the backups volume that block creates",
-    )  # fmt: skip
-
-
-def _schedule(p: Problems, value: Any) -> str:
-    if value is None:
-        return DEFAULT_SCHEDULE
-    if not isinstance(value, str):
-        p.add("backup.schedule", value, f"a quoted string; {CRON_HELP}")
-        return DEFAULT_SCHEDULE
-    problem = cron_problem(value)
-    if problem:
-        p.add("backup.schedule", value, f"{problem}; {CRON_HELP}")
-        return DEFAULT_SCHEDULE
-    return " ".join(value.split())
-
-
-def _retention(p: Problems, value: Any) -> int:
-    if value is None:
-        return DEFAULT_RETENTION
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif (isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip())) or (
-        isinstance(value, float) and value.is_integer()
-    ):
-        number = int(value)
-    if number is None:
-        p.add("backup.retention", value, f"expected a whole number of archives to keep, 1 to {MAX_RETENTION}")
-        return DEFAULT_RETENTION
-    if number < 1:
-        p.add(
-            "backup.retention", value,
-            "must be at least 1: it is how many of the newest archives are kept, and 0 would "
-            f"delete the archive just written (allowed: 1 to {MAX_RETENTION})",
-        )  # fmt: skip
-        return DEFAULT_RETENTION
-    if number > MAX_RETENTION:
-        p.add("backup.retention", value, f"expected at most {MAX_RETENTION} archives")
-        return DEFAULT_RETENTION
-    return number
+    return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)
