@@ -242,6 +242,14 @@ def build_backup(
 
     None when backups are off (no block, or `enabled: false`) or in atlas mode.
     """
+    if mode == "external":
+        why = ("database.mode is external: the stack does not run that MongoDB and does not back it "
+               "up; use the backups of whoever runs it (mongodump against your own URL); remove "
+               "botfront:")  # fmt: skip
+        for key, value in (("backup", raw if block is not None else None), ("restoreFrom", restore_from)):
+            if value is not None:
+                p.add(key, value, why + key)
+        return None
     if mode != "incluster":
         if block is not None:
             p.add("backup", raw, "only applies to database.mode incluster (database.mode "

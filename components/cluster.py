@@ -24,6 +24,10 @@ class KubernetesTargetArgs:
     create_namespace: bool = True
 
 
+# The `kubernetes:*` keys this program reads (components/settings.py refuses every other one).
+KUBERNETES_KEYS = ("context", "kubeconfig", "clusterIdentifier")
+
+
 def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> dict[str, Any]:
     """Where the explicit provider connects, from `kubernetes:*` stack config and nothing else.
 
@@ -52,9 +56,7 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     provider itself would plan it (DiffConfig replaces on a changed `renderYamlToDirectory`).
     """
     if render_to:
-        ignored = [
-            k for k in ("context", "kubeconfig", "clusterIdentifier") if kube.get_secret(k) is not None
-        ]
+        ignored = [k for k in KUBERNETES_KEYS if kube.get_secret(k) is not None]
         if ignored:
             pulumi.log.warn(
                 f"botfront:renderTo is set: kubernetes:{', kubernetes:'.join(ignored)} ignored "

@@ -13,7 +13,7 @@ import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from components.atlas_settings import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
 from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
@@ -28,8 +28,10 @@ from components.validation import (
     Problem,
     Quantity,
     Text,
+    Unique,
     Url,
     With,
+    fail,
 )
 
 ENVIRONMENTS = ("development", "production")
@@ -133,8 +135,22 @@ Comment = With(
 )
 
 
+SECRET_NAME = Text(
+    DNS_SUBDOMAIN.pattern, "a Secret name: the name of a Secret in the stack's namespace (DNS-1123 subdomain)"
+)
+
+
+class SecretKeyRef(Model):
+    """{name, key} of an existing Secret in the stack's namespace."""
+
+    name: SECRET_NAME
+    key: Text(r"^[-._a-zA-Z0-9]{1,253}$", "a key of that Secret: letters, digits, '-', '_' or '.'") = Field(
+        description="a key of that Secret"
+    )
+
+
 class Database(Model):
-    mode: Choice("incluster", "atlas") = "incluster"
+    mode: Choice("incluster", "atlas", "external") = "incluster"
     name: Text(
         r"^[A-Za-z0-9_-]{1,16}$",
         "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB "
@@ -145,6 +161,12 @@ class Database(Model):
     oplog: Bool() = Field(None, description="default: true in the cluster, false on Atlas")
     size: Bytes = "10Gi"
     storage_class: STORAGE_CLASS | None = None
+    url_secret: SecretKeyRef | None = Field(
+        None, description="mode external: the Secret key holding MONGO_URL"
+    )
+    oplog_url_secret: SecretKeyRef | None = Field(
+        None, description="mode external: ... holding MONGO_OPLOG_URL"
+    )
 
 
 class Images(Model):
@@ -155,8 +177,51 @@ class Images(Model):
     mongo: Image | None = None
 
 
+class Ref(Model):
+    name: OBJECT_NAME
+
+
+class EnvSource(Model):
+    """An existing Secret or ConfigMap the actions server loads whole (`envFrom`)."""
+
+    secret_ref: Ref | None = None
+    config_map_ref: Ref | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> EnvSource:
+        if (self.secret_ref is None) == (self.config_map_ref is None):
+            raise fail("expected exactly one of {secretRef: {name}} or {configMapRef: {name}}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "secretRef" if self.secret_ref else "configMapRef"
+
+    @property
+    def name(self) -> str:
+        ref = self.secret_ref or self.config_map_ref
+        assert ref is not None  # _one
+        return ref.name
+
+
+EnvValue = With(
+    lambda v: (
+        str(v)
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+        else Problem("expected a string value (quote numbers and booleans)")
+    ),
+    {"type": ["string", "number"]},
+)
+ENV_NAME = Text(
+    r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "an environment variable name: letters, digits and '_', not starting with a digit",
+)
+
+
 class Actions(Model):
     image: Image
+    env: dict[ENV_NAME, EnvValue] = Field({}, description="plain NAME: value; credentials go in envFrom")
+    env_from: Unique(EnvSource) = []
 
 
 class ModelsVolume(Model):
@@ -228,10 +293,160 @@ class Replicas(Model):
     botfront_api: Replica = 1
 
 
+LabelKey = Text(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    "a label key, e.g. kubernetes.io/os or example.com/gpu",
+)
+LabelValue = Text(
+    r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$",
+    "a label value: a string of up to 63 letters, digits, '-', '_', '.'",
+    63,
+)
+Labels = dict[LabelKey, LabelValue]
+Strings = list[Annotated[str, Field(strict=True)]]
+
+
+# The shapes of core/v1 Affinity and Toleration (k8s.io/api core/v1 types.go; tests compare them
+# with kubernetes-validate's strict schemas).
+class Requirement(Model):
+    key: str
+    operator: Choice("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+    values: Strings | None = None
+
+
+class LabelSelector(Model):
+    match_labels: Labels | None = None
+    match_expressions: list[Requirement] | None = None
+
+
+class NodeTerm(Model):
+    match_expressions: list[Requirement] | None = None
+    match_fields: list[Requirement] | None = None
+
+
+class NodeTerms(Model):
+    node_selector_terms: list[NodeTerm]
+
+
+class PreferredNode(Model):
+    weight: Int(1, 100)
+    preference: NodeTerm
+
+
+class NodeAffinity(Model):
+    required_during_scheduling_ignored_during_execution: NodeTerms | None = None
+    preferred_during_scheduling_ignored_during_execution: list[PreferredNode] | None = None
+
+
+class PodTerm(Model):
+    label_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    namespaces: Strings | None = None
+    topology_key: str
+    match_label_keys: Strings | None = None
+    mismatch_label_keys: Strings | None = None
+
+
+class PreferredPod(Model):
+    weight: Int(1, 100)
+    pod_affinity_term: PodTerm
+
+
+class PodAffinity(Model):
+    required_during_scheduling_ignored_during_execution: list[PodTerm] | None = None
+    preferred_during_scheduling_ignored_during_execution: list[PreferredPod] | None = None
+
+
+class Affinity(Model):
+    node_affinity: NodeAffinity | None = None
+    pod_affinity: PodAffinity | None = None
+    pod_anti_affinity: PodAffinity | None = None
+
+
+class Toleration(Model):
+    key: LabelKey | None = None
+    operator: Choice("Exists", "Equal") | None = None
+    value: LabelValue | None = None
+    effect: Choice("NoSchedule", "PreferNoSchedule", "NoExecute") | None = None
+    toleration_seconds: Int(-(2**63), 2**63 - 1) | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.key is None and self.operator != "Exists":
+            raise fail("without a key, the operator must be Exists (tolerates every taint)")
+        if self.operator == "Exists" and self.value:
+            raise fail("must be left out with operator Exists", at="value")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise fail("only applies with effect NoExecute", at="tolerationSeconds")
+        return self
+
+
+class Placement(Model):
+    """Where a service's pods run; None: not set (the default's field, or the scheduler's)."""
+
+    node_selector: Labels | None = None
+    tolerations: list[Toleration] | None = None
+    affinity: Affinity | None = None
+
+
+class Placements(Model):
+    default: Placement | None = None
+    botfront: Placement | None = None
+    rasa: Placement | None = None
+    duckling: Placement | None = None
+    actions: Placement | None = None
+    botfront_api: Placement | None = None
+    mongo: Placement | None = None
+    jobs: Placement | None = None
+
+
+SERVICES = ("botfront", "rasa", "duckling", "actions", "botfrontApi", "mongo", "jobs")
+
+
+class PortSpec(Model):
+    port: Int(1, 65535)
+    protocol: Choice("TCP", "UDP", "SCTP") = "TCP"
+
+
+def _network(v: Any) -> Any:
+    try:
+        return str(ipaddress.ip_network(v, strict=True)) if isinstance(v, str) else Problem("expected a CIDR")
+    except ValueError:
+        return Problem("expected a CIDR block with no host bits set, e.g. 10.20.0.0/16")
+
+
+class EgressRule(Model):
+    """One more destination: an IP block, or pods of a namespace (optionally by labels)."""
+
+    cidr: With(_network, {"type": "string"}) | None = None
+    namespace: LABEL | None = None
+    pod_selector: Labels | None = None
+    ports: list[PortSpec] = Field(min_length=1, description="expected a non-empty list of {port, protocol}")
+
+    @model_validator(mode="after")
+    def _one(self) -> EgressRule:
+        if (self.cidr is None) == (self.namespace is None):
+            raise fail("expected exactly one of cidr (e.g. 10.0.0.0/16) or namespace (+ podSelector)")
+        if self.pod_selector is not None and self.cidr is not None:
+            raise fail("only applies with namespace, not with cidr", at="podSelector")
+        return self
+
+
 class NetworkPolicy(Model):
     enabled: Bool() = True
     # None: ingress-nginx, or the router's policy group on OpenShift (settings.py decides).
     ingress_namespace: LABEL | None = None
+    extra_egress: dict[Choice(*SERVICES), list[EgressRule]] = {}
+
+
+class Rotate(Model):
+    UNKNOWN = {
+        "mongoPassword": "not rotatable here yet: components/mongo.py's postStart hook would set a new "
+        "password from the Secret on mongo's next start, but the stack does not yet roll mongo and every "
+        "reader of MONGO_URL together (see docs/runbook.md)"
+    }
+    api_key: Int(0, 2**31 - 1) | None = None
+    rasa_token: Int(0, 2**31 - 1) | None = None
 
 
 class SecurityOverride(Model):
@@ -373,14 +588,16 @@ class StackConfig(Model):
     protect: Bool() = True
     """protect the namespace, databases and volumes from deletion (false only for ephemeral stacks)"""
     database: Database = Database()  # type: ignore[call-arg]
-    """mode (incluster: MongoDB 4.4 replica set on a PVC, or atlas), name (1-16 of letters, digits, _ and
+    """mode (incluster: MongoDB 4.4 replica set on a PVC, atlas, or external: urlSecret and
+    oplogUrlSecret {name, key} of your Secret), name (1-16 of letters, digits, _ and
     -), oplog (MONGO_OPLOG_URL; default true in the cluster, false on Atlas); in the cluster also size and
     storageClass of MongoDB's volume"""
     images: Images = Images()
     """per-service image overrides (botfront, rasa, duckling, botfrontApi, mongo), each pinned by a tag
     other than latest or an @sha256 digest"""
     actions: Actions | None = None
-    """custom action server: {image: <pinned image>}; empty: none"""
+    """custom action server of projectId: {image: <pinned image>, env: {NAME: value}, envFrom:
+    [{secretRef: {name}} | {configMapRef: {name}}]}; empty: none"""
     duckling: Bool() = True
     """run Duckling (needed by DucklingHTTPExtractor)"""
     models: ModelsVolume = ModelsVolume()
@@ -407,7 +624,8 @@ class StackConfig(Model):
     """MongoDB Atlas settings for database.mode atlas (docs/atlas.md)"""
     network_policy: NetworkPolicy = NetworkPolicy()
     """default-deny NetworkPolicies plus the allowed paths: enabled, ingressNamespace (where the ingress
-    controller runs; default ingress-nginx, on OpenShift the router's policy group)"""
+    controller runs; default ingress-nginx, on OpenShift the router's policy group), extraEgress
+    ({<service>: [{cidr | namespace (+ podSelector), ports: [{port, protocol}]}]})"""
     projects: list[ProjectEntry] = []
     """Botfront projects and their environments, one Rasa each: [{id, name, environments, rasaUrl: {env:
     url}, resources, actions}]; empty: the single projectId in development"""
@@ -420,6 +638,17 @@ class StackConfig(Model):
     security: Security = Security()
     """per-service relaxations for images that need them: {<service>: {runAsUser,
     readOnlyRootFilesystem}} (botfront, botfrontApi, duckling, rasa, actions)"""
+    image_pull_secrets: Unique(SECRET_NAME) = []
+    """names of existing Secrets in the namespace that every pod (jobs included) pulls its images with"""
+    placement: Placements = Placements()
+    """where pods run: {default | botfront | rasa | duckling | actions | botfrontApi | mongo | jobs:
+    {nodeSelector, tolerations, affinity}}; a service's field replaces the default's same field"""
+    create_namespace: Bool() = True
+    """false: deploy into an existing namespace (OpenShift projects, tenant clusters), creating no
+    Namespace object"""
+    rotate: Rotate = Rotate()
+    """secret generations {apiKey, rasaToken}: bumping one regenerates that secret and rolls exactly the
+    pods that read it"""
 
 
 def _pulumi_type(annotation: Any) -> str:

@@ -18,7 +18,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
-from components.day2_settings import Placement
+from components.model import Placement
 from components.releases import MONGO, SCRATCH
 from components.settings import Resources
 from components.workload import (

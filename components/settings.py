@@ -9,7 +9,8 @@ and what is allowed. `load_settings` feeds it from `pulumi.Config`. Nothing here
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,10 +23,14 @@ from components.backup_settings import BackupSettings, build_backup
 from components.model import (
     PULUMI_TYPES,
     SECRET_KEYS,
+    Actions,
     Database,
+    EnvSource,
     Ingress,
     ModelsVolume,
     NetworkPolicy,
+    Placement,
+    Placements,
     ResourceOverride,
     SecurityOverride,
     StackConfig,
@@ -78,6 +83,8 @@ class Project:
     name: str = ""
     # The project named by botfront:projectId: its development Rasa keeps the plain names.
     default: bool = True
+    actions_env: Mapping[str, str] = field(default_factory=dict)
+    actions_env_from: tuple[EnvSource, ...] = ()
 
     @property
     def default_environment(self) -> str:
@@ -167,6 +174,16 @@ class Settings:
     security: Mapping[str, SecurityOverride] = field(default_factory=dict)
     # Run the verification Job after every deploy; always false in render mode.
     verify: bool = True
+    image_pull_secrets: tuple[str, ...] = ()
+    placement: Placements = field(default_factory=Placements)
+    create_namespace: bool = True
+    rotate: Mapping[str, int] = field(default_factory=dict)
+
+    def placement_for(self, service: str) -> Placement:
+        """A service's placement: each field it sets replaces the default's same field, whole."""
+        default = self.placement.default or Placement()
+        own = getattr(self.placement, _attr(service)) or Placement()
+        return default.model_copy(update={k: v for k, v in own if v is not None})
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -214,13 +231,17 @@ def parse_settings(
     stack: str = "dev",
     secrets: Mapping[str, pulumi.Input[str]] | None = None,
     deploying: bool = False,
+    stack_config: ConfigKeys | None = None,
 ) -> Settings:
     """Validate raw `botfront:*` config (keys without the prefix) into `Settings`.
 
     `deploying`: a real update, where a placeholder left from the shipped stack files is refused
-    (a preview or an offline plan only warns, so those stacks still plan).
+    (a preview or an offline plan only warns, so those stacks still plan). `stack_config`: every
+    key of the stack, all namespaces, for the checks across namespaces.
     """
     p = Problems(PROJECT)
+    if stack_config is not None:
+        _refuse_unknown_and_plain_text(p, stack_config)
     # An empty value is an absent one (Pulumi.yaml's defaults of optional keys are "" or {}).
     values = {k: v for k, v in raw.items() if k not in SECRET_KEYS and not (v in ("", {}) and k in OPTIONAL)}
     try:
@@ -238,12 +259,46 @@ def parse_settings(
             else:
                 pulumi.log.warn(f"{p.key(path)}: {value!r} is {why}; `pulumi up` refuses it")
     p.raise_if_any(stack)
-    if settings.chatbase_api_key is not None:
-        pulumi.log.warn(
-            "botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
-            "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore it."
-        )
+    for warning in _warnings(config, settings):
+        pulumi.log.warn(warning)
     return settings
+
+
+def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
+    """What deploys but probably isn't what was meant."""
+    if s.chatbase_api_key is not None:
+        yield ("botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
+               "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore "
+               "it.")  # fmt: skip
+    if not c.create_namespace and c.network_policy.enabled:
+        yield (f"botfront:createNamespace is false: the stack's default-deny NetworkPolicy selects every "
+               f"pod of namespace {c.namespace!r}, including pods that are not Botfront's; deploy into "
+               "a namespace of Botfront's own, or set networkPolicy.enabled: false and keep your own "
+               "policies")  # fmt: skip
+    if not c.network_policy.enabled and not s.release.rasa_token:
+        yield (f"botfront:networkPolicy.enabled is false on release {s.release.version}, whose Rasa API "
+               "takes no token: any pod in the cluster can train, replace or query its models")  # fmt: skip
+    scheme = c.root_url.split(":", 1)[0]
+    if c.platform == "openshift":
+        # className nginx is Pulumi.yaml's default: not the user's doing.
+        ingress_only = [k for k in ("className", "tlsSecretName", "clusterIssuer", "annotations")
+                        if getattr(c.ingress, _snake(k)) not in (None, {}, "nginx")]  # fmt: skip
+        if ingress_only:
+            yield ("botfront:platform is openshift, so the stack creates Routes, not Ingresses: "
+                   + ", ".join(f"ingress.{k}" for k in ingress_only)
+                   + " has no effect (Routes terminate TLS at the router with its certificate)")  # fmt: skip
+    elif c.ingress.enabled and scheme == "https" and not c.ingress.tls:
+        yield (f"botfront:rootUrl is https ({c.root_url}) but the Ingresses have no TLS source: set "
+               "ingress.clusterIssuer (cert-manager) or ingress.tlsSecretName, unless your controller "
+               "serves a default certificate for these hosts")  # fmt: skip
+    elif c.ingress.enabled and scheme == "http" and c.ingress.cluster_issuer:
+        yield (f"botfront:rootUrl is http ({c.root_url}) while ingress.clusterIssuer asks cert-manager for "
+               "certificates: the UI and Rasa are still served and linked over http; make rootUrl "
+               "https")  # fmt: skip
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), key)
 
 
 def _settings(
@@ -254,16 +309,31 @@ def _settings(
     if c.namespace in RESERVED_NAMESPACES:
         p.add("namespace", c.namespace, "a namespace of the stack's own: the stack creates, labels and "
               "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES))  # fmt: skip
-    db = c.database.model_copy(
-        update={"oplog": c.database.mode == "incluster" if c.database.oplog is None else c.database.oplog}
-    )
+    oplog = c.database.mode == "incluster" or c.database.oplog_url_secret is not None
+    db = c.database.model_copy(update={"oplog": oplog if c.database.oplog is None else c.database.oplog})
     if db.name.lower() in RESERVED_DATABASES:
         p.add("database.name", db.name, "a MongoDB system database (MongoDB's own "
               "databases are admin, local and config); use a name of your own, e.g. bf")  # fmt: skip
-    if db.mode == "atlas":
-        for key in set(raw.get("database", {})) & {"size", "storageClass"}:
-            p.add(f"database.{key}", raw["database"][key], "only applies to database.mode "
-                  "incluster; Atlas disks are set under botfront:atlas")  # fmt: skip
+    given_db = raw.get("database", {})
+    if db.mode != "incluster":
+        for key in set(given_db) & {"size", "storageClass"}:
+            p.add(f"database.{key}", given_db[key], "only applies to database.mode incluster; "
+                  + ("Atlas disks are set under botfront:atlas" if db.mode == "atlas" else
+                     "nothing is created in external mode"))  # fmt: skip
+    if db.mode != "external":
+        for key in set(given_db) & {"urlSecret", "oplogUrlSecret"}:
+            p.add(
+                f"database.{key}",
+                given_db[key],
+                f"only applies to database.mode external (mode is {db.mode})",
+            )
+    elif db.url_secret is None:
+        p.add("database.urlSecret", None, "required with database.mode external: {name, key} of an "
+              "existing Secret in the stack's namespace holding the MongoDB URL "
+              "(mongodb://user:pw@host/db?...)")  # fmt: skip
+    elif c.database.oplog and db.oplog_url_secret is None:
+        p.add("database.oplog", given_db["oplog"], "needs database.oplogUrlSecret: the Secret key holding "
+              "MONGO_OPLOG_URL")  # fmt: skip
     rasa_url = c.rasa_url or derive_rasa_url(c.root_url)
     _check_rasa_url(p, c.root_url, c.rasa_url, raw.get("rasaUrl"))
     images = dict(release.images) | {k: v for k, v in c.images.model_dump(by_alias=True).items() if v}
@@ -295,8 +365,38 @@ def _settings(
         p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect, stack=stack
     )
     backup = build_backup(p, c.backup, raw.get("backup"), c.restore_from, mode=db.mode)
+    _check_actions_env(p, c)
     if rasa_url:
         _check_public_urls(p, projects, c.root_url, rasa_url)
+    np, verify = c.network_policy, c.verify and c.render_to is None
+    other_class = c.ingress.class_name != "nginx" and c.platform != "openshift"
+    if np.enabled and c.ingress.enabled and other_class and np.ingress_namespace is None:
+        p.add("networkPolicy.ingressNamespace", None, f"required with ingress.className "
+              f"{c.ingress.class_name!r}: the default (ingress-nginx) is ingress-nginx's namespace, and "
+              "the network policies let only that namespace reach botfront and rasa; set it to your "
+              "controller's namespace")  # fmt: skip
+    not_run = {
+        "botfrontApi": None
+        if release.botfront_api
+        else "the release has no botfront-api (only 0.2x releases do)",
+        "duckling": None if c.duckling else "botfront:duckling is false",
+        "actions": None
+        if any(pr.actions_image for pr in projects)
+        else "no project has an action server (actions.image)",
+        "mongo": None if db.mode == "incluster" else f"database.mode is {db.mode}: the stack runs no MongoDB",
+        "jobs": None if backup or verify else "no Job runs (botfront:backup and botfront:verify are off)",
+    }
+    for service, rules in np.extra_egress.items():
+        if rules and not_run.get(service):
+            p.add(
+                f"networkPolicy.extraEgress.{service}",
+                [r.cidr or r.namespace for r in rules],
+                str(not_run[service]),
+            )
+    rotate = c.rotate.model_dump(by_alias=True, exclude_none=True)
+    if "rasaToken" in rotate and not release.rasa_token:
+        p.add("rotate.rasaToken", rotate["rasaToken"], f"release {release.version}'s Rasa takes no token "
+              "(Botfront calls it without one): there is nothing to rotate")  # fmt: skip
     ingress_namespace = c.network_policy.ingress_namespace or (
         None if c.platform == "openshift" else "ingress-nginx"
     )
@@ -327,7 +427,11 @@ def _settings(
         projects=projects,
         backup=backup,
         security={s: o for s in DEFAULT_RESOURCES if s != "mongo" and (o := getattr(c.security, _attr(s)))},
-        verify=c.verify and c.render_to is None,
+        verify=verify,
+        image_pull_secrets=tuple(c.image_pull_secrets),
+        placement=c.placement,
+        create_namespace=c.create_namespace,
+        rotate=rotate,
     )
 
 
@@ -370,7 +474,11 @@ def _resources(
 def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Resources) -> tuple[Project, ...]:
     """`botfront:projects`, or the single `projectId` in development when it is absent."""
     if not c.projects:
-        return (Project(c.project_id, ("development",), rasa, actions_image, name=c.project_id),)
+        return (
+            Project(
+                c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True, *_env(c.actions)
+            ),
+        )
     projects: list[Project] = []
     ids: set[str] = set()
     names: set[str] = set()
@@ -412,9 +520,10 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             else rasa
         )
         default = str(entry.id) == str(c.project_id)
-        image = entry.actions.image if entry.actions else (actions_image if default else None)
+        actions = entry.actions or (c.actions if default else None)
         envs = list(dict.fromkeys(envs))
-        projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default))
+        image = actions.image if actions else None
+        projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default, *_env(actions)))
     if projects and not any(project.default for project in projects):
         p.add(
             "projectId",
@@ -423,6 +532,38 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
         )
     return tuple(projects)
+
+
+def _env(actions: Actions | None) -> tuple[dict[str, str], tuple[EnvSource, ...]]:
+    return (dict(actions.env), tuple(actions.env_from)) if actions else ({}, ())
+
+
+# Env names and values that hold credentials: plain text in the stack file, the state and the
+# Deployment; they belong in a Secret loaded with envFrom.
+SECRET_LOOKING = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIAL|PRIVATE_?KEY|(^|_)(PASS|DSN|AUTH)(_|$)", re.I
+)
+URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*:[^/?#@\s]*@")
+# What components/services.py `actions_spec` sets itself (tests/test_day2_settings.py checks it).
+ACTIONS_RESERVED_ENV = ("BF_URL", "BF_PROJECT_ID")
+
+
+def _check_actions_env(p: Problems, c: StackConfig) -> None:
+    given = [("actions", c.actions)] + [
+        (f"projects[{i}].actions", e.actions) for i, e in enumerate(c.projects)
+    ]
+    for path, actions in given:
+        for name, value in (actions.env if actions else {}).items():
+            if SECRET_LOOKING.search(name) or URL_WITH_PASSWORD.match(value):
+                p.add(f"{path}.env.{name}", "[hidden]", "looks like a credential, and env values are plain "
+                      "text in the stack config, the state and the Deployment; put it in a Secret and load "
+                      f"it with {path}.envFrom: [{{secretRef: {{name: <secret>}}}}]")  # fmt: skip
+            elif name in ACTIONS_RESERVED_ENV:
+                p.add(
+                    f"{path}.env.{name}",
+                    value,
+                    "set by the stack itself (" + ", ".join(ACTIONS_RESERVED_ENV) + ")",
+                )
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
@@ -449,25 +590,89 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 p.add(key, url, "must be https like rootUrl: browsers block the UI's webchat otherwise")
 
 
-def read_raw_config(config: pulumi.Config) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]], list[str]]:
+@dataclass(frozen=True)
+class ConfigKeys:
+    """Every config key the engine passed (`namespace:key`), and which of them are secrets."""
+
+    keys: frozenset[str] = frozenset()
+    secret_keys: frozenset[str] = frozenset()
+
+
+def read_config_keys() -> ConfigKeys:
+    """From the SDK's config store (pulumi SDK 3.272.0 runtime/config.py: CONFIG and PULUMI_CONFIG;
+    the secret keys in PULUMI_CONFIG_SECRET_KEYS (`get_config_secret_keys_env`) or, under the
+    Automation API and mocks, in the set `is_config_secret` reads)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = frozenset({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+    secret = {k for k in keys if runtime_config.is_config_secret(k)}
+    return ConfigKeys(keys, frozenset(secret | (set(runtime_config.get_config_secret_keys_env()) & keys)))
+
+
+# Where a provider key the program does not read belongs instead.
+PROVIDER_POINTERS = {
+    "kubernetes:namespace": "use botfront:namespace",
+    "kubernetes:renderYamlToDirectory": "use botfront:renderTo",
+}
+
+
+def provider_config_keys() -> dict[str, frozenset[str]]:
+    """The config keys the stack's providers read. kubernetes: only what components/cluster.py hands
+    its explicit provider (an explicit provider reads no `kubernetes:*` config by itself); the default
+    Atlas provider reads pulumi_mongodbatlas 4.18.0 config/vars.py (read as text: importing the SDK
+    costs seconds); pulumi_random 4.21.4 has no config module, so it reads none."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    from components.cluster import KUBERNETES_KEYS
+
+    spec = find_spec("pulumi_mongodbatlas")
+    assert spec is not None and spec.origin is not None, "pulumi_mongodbatlas is a dependency"
+    atlas = (Path(spec.origin).parent / "config" / "vars.py").read_text()
+    return {
+        "kubernetes": frozenset(KUBERNETES_KEYS),
+        "mongodbatlas": frozenset(re.findall(r"__config__\.get\w*\('(\w+)'", atlas)),
+        "random": frozenset(),
+    }
+
+
+def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
+    """A typo (`botfrnt:namespace`, `kubernetes:contxt`) must never deploy into another namespace or
+    the current kubeconfig context; a credential must never sit in plain text in the stack file."""
+    for key in SECRET_KEYS:
+        if f"{PROJECT}:{key}" in config.keys - config.secret_keys:
+            p.add(key, "[plain text]", "must be a secret, or it stays readable in the stack file and "
+                  f"the state: pulumi config rm {PROJECT}:{key} && pulumi config set --secret "
+                  f"{PROJECT}:{key} <value>")  # fmt: skip
+    providers = provider_config_keys()
+    for qualified in sorted(config.keys):
+        namespace, _, key = qualified.partition(":")
+        rm = f": pulumi config rm {qualified}"
+        if namespace in (PROJECT, "pulumi") or key in providers.get(namespace, ()):
+            continue
+        if namespace not in providers:
+            p.items.append(f"{qualified}: unknown config namespace {namespace!r}; the stack reads "
+                           + ", ".join(f"{n}:*" for n in sorted({PROJECT, *providers}))
+                           + f" (a typo of {PROJECT}:{key}?){rm}")  # fmt: skip
+            continue
+        allowed = sorted(providers[namespace])
+        why = PROVIDER_POINTERS.get(qualified) or (
+            f"its keys: {', '.join(allowed)}" if allowed else "it takes no configuration"
+        )
+        p.items.append(f"{qualified}: the {namespace} provider has no such setting; {why}{rm}")
+
+
+def read_raw_config(
+    config: pulumi.Config, keys: ConfigKeys
+) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]], list[str]]:
     """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs.
 
     A key the stack stores as a secret (`pulumi config set --secret`, also `--secret --path
     botfront:atlas.x`, which encrypts the whole key) is refused unless it is one of SECRET_KEYS: its
     value decides what is created, so reading it would put the plaintext into state.
-    pulumi SDK 3.272.0 runtime/config.py: `get_config` returns secrets as plain text; the secret keys
-    are listed in PULUMI_CONFIG_SECRET_KEYS (`get_config_secret_keys_env`) or, under the Automation
-    API and mocks, in the set `is_config_secret` reads.
     """
-    from pulumi.runtime import config as runtime_config
-
     prefix = f"{PROJECT}:"
-    present = {
-        k[len(prefix) :]
-        for k in {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-        if k.startswith(prefix)
-    }
-    secret_env = set(runtime_config.get_config_secret_keys_env())
+    present = {k[len(prefix) :] for k in keys.keys if k.startswith(prefix)}
     raw: dict[str, Any] = {}
     refused: list[str] = []
     for key in sorted(present | set(KNOWN_KEYS)):
@@ -476,7 +681,7 @@ def read_raw_config(config: pulumi.Config) -> tuple[dict[str, Any], dict[str, pu
         text = config.get(key)
         if text is None or text == "":
             continue
-        if runtime_config.is_config_secret(prefix + key) or prefix + key in secret_env:
+        if prefix + key in keys.secret_keys:
             refused.append(key)
             continue
         raw[key] = text if PULUMI_TYPES.get(key, "string") == "string" else _decode(text)
@@ -493,7 +698,8 @@ def _decode(text: str) -> Any:
 
 
 def load_settings() -> Settings:
-    raw, secrets, refused = read_raw_config(pulumi.Config(PROJECT))
+    keys = read_config_keys()
+    raw, secrets, refused = read_raw_config(pulumi.Config(PROJECT), keys)
     if refused:
         p = Problems(PROJECT)
         for key in refused:
@@ -502,7 +708,7 @@ def load_settings() -> Settings:
                   f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
                   f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
         p.raise_if_any(pulumi.get_stack())
-    return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying())
+    return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying(), stack_config=keys)
 
 
 def deploying() -> bool:

@@ -17,7 +17,15 @@ from typing import Annotated, Any, ClassVar, get_args
 from urllib.parse import urlsplit
 
 import pulumi
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -79,9 +87,30 @@ class Model(BaseModel):
     # Why a key is not accepted here, beyond "unknown key" (e.g. replicas.rasa).
     UNKNOWN: ClassVar[Mapping[str, str]] = {}
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        """Positional arguments fill the fields in order, as a dataclass's would."""
+        super().__init__(**dict(zip(type(self).model_fields, args, strict=False)), **data)
 
-def fail(message: str) -> PydanticCustomError:
-    return PydanticCustomError("config", "{m}", {"m": message})
+    def dump(self) -> dict[str, Any]:
+        """As the user writes it (camelCase, unset keys left out): what Kubernetes objects take."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def fail(message: str, at: str | int | None = None) -> PydanticCustomError:
+    """A config error; `at`: the key or index below the validated value that it is about."""
+    return PydanticCustomError("config", "{m}", {"m": message, "at": at})
+
+
+def unique(items: list[Any]) -> list[Any]:
+    for index, item in enumerate(items):
+        if items.index(item) != index:
+            raise fail("listed twice", at=index)
+    return items
+
+
+def Unique(item: Any) -> Any:
+    """A list whose items appear once each."""
+    return Annotated[list[item], AfterValidator(unique), Field(json_schema_extra={"uniqueItems": True})]
 
 
 def suggest(value: Any, options: Iterable[str]) -> str:
@@ -245,7 +274,7 @@ def _model_at(root: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
             continue
         names = {f.alias or n: f for n, f in model.model_fields.items()}
         if part not in names:
-            return None
+            continue  # a key of a dict (e.g. networkPolicy.extraEgress.<service>)
         found = _models_in(names[part].annotation)
         model = found[0] if found else None
     return model
@@ -254,9 +283,12 @@ def _model_at(root: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
 def problems_from(error: ValidationError, root: type[Model], p: Problems) -> None:
     """Add each pydantic error to `p` as key path, value and what is allowed."""
     for item in error.errors(include_url=False):
-        loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("~")))
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("~", "[key]"))))
+        kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+        if ctx.get("at") is not None:
+            loc += (ctx["at"],)
+            value = value[ctx["at"]] if isinstance(value, (dict, list)) else value
         path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-        kind, value = item["type"], item.get("input")
         if kind == "extra_forbidden":
             model = _model_at(root, loc[:-1])
             keys = [f.alias or n for n, f in model.model_fields.items()] if model else []
@@ -275,6 +307,6 @@ def problems_from(error: ValidationError, root: type[Model], p: Problems) -> Non
         elif kind == "too_short":
             p.add(path, value, "expected a non-empty list")
         elif kind == "config":
-            p.add(path, value, str(item["ctx"]["m"]) if item.get("ctx") else item["msg"])
+            p.add(path, value, str(ctx["m"]))
         else:
             p.add(path, value, item["msg"])
