@@ -15,8 +15,7 @@ from components import model
 from components import settings as settings_module
 from components.model import EgressRule, EnvSource, Placement, PortSpec, Ref, SecretKeyRef
 from components.rotation import keepers
-from components.settings import ConfigKeys as StackConfig
-from components.settings import parse_settings
+from components.settings import ConfigKeys, parse_settings
 from components.validation import ConfigError
 
 SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / "v1.30.0-local-strict"
@@ -28,7 +27,7 @@ def settings(**values: Any) -> Any:
     return parse_settings({**BASE, **values}, "test")
 
 
-def problems_of(stack_config: StackConfig | None = None, **values: Any) -> list[str]:
+def problems_of(stack_config: ConfigKeys | None = None, **values: Any) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_settings({**BASE, **values}, "test", stack_config=stack_config)
     return info.value.problems
@@ -161,7 +160,12 @@ def test_urls_with_a_password_are_refused_whatever_the_name(value: str) -> None:
 
 
 def test_names_and_urls_that_only_look_close_pass() -> None:
-    env = {"AUTHOR": "a", "PASSPORT_URL": "https://api.example.com/x", "COMPASS": "n", "USER_URL": "http://u@h"}
+    env = {
+        "AUTHOR": "a",
+        "PASSPORT_URL": "https://api.example.com/x",
+        "COMPASS": "n",
+        "USER_URL": "http://u@h",
+    }
     assert settings(actions={**ACTIONS, "env": env}).projects[0].actions_env == env
 
 
@@ -611,8 +615,8 @@ def test_bad_rotate(rotate: Any, path: str, hint: str) -> None:
 # ---- plain-text secrets, unknown namespaces and provider keys --------------------------------------
 
 
-def config(*keys: str, secret: tuple[str, ...] = ()) -> StackConfig:
-    return StackConfig(frozenset({"botfront:rootUrl", *keys, *secret}), frozenset(secret))
+def config(*keys: str, secret: tuple[str, ...] = ()) -> ConfigKeys:
+    return ConfigKeys(frozenset({"botfront:rootUrl", *keys, *secret}), frozenset(secret))
 
 
 @pytest.mark.parametrize("key", ["mailUrl", "chatbaseApiKey"])
