@@ -35,6 +35,8 @@ from components.validation import (
 )
 
 ENVIRONMENTS = ("development", "production")
+# A map whose keys all match the key type's pattern (pydantic writes it as patternProperties).
+CLOSED: dict[str, Any] = {"additionalProperties": False}
 LABEL = Text(
     DNS_LABEL.pattern,
     "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit",
@@ -220,7 +222,9 @@ ENV_NAME = Text(
 
 class Actions(Model):
     image: Image
-    env: dict[ENV_NAME, EnvValue] = Field({}, description="plain NAME: value; credentials go in envFrom")
+    env: dict[ENV_NAME, EnvValue] = Field(
+        {}, description="plain NAME: value; credentials go in envFrom", json_schema_extra=CLOSED
+    )
     env_from: Unique(EnvSource) = []
 
 
@@ -302,7 +306,7 @@ LabelValue = Text(
     "a label value: a string of up to 63 letters, digits, '-', '_', '.'",
     63,
 )
-Labels = dict[LabelKey, LabelValue]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(json_schema_extra=CLOSED)]
 Strings = list[Annotated[str, Field(strict=True)]]
 
 
@@ -436,7 +440,9 @@ class NetworkPolicy(Model):
     enabled: Bool() = True
     # None: ingress-nginx, or the router's policy group on OpenShift (settings.py decides).
     ingress_namespace: LABEL | None = None
-    extra_egress: dict[Choice(*SERVICES), list[EgressRule]] = {}
+    extra_egress: dict[Choice(*SERVICES), list[EgressRule]] = Field(
+        {}, json_schema_extra={"propertyNames": {"enum": list(SERVICES)}}
+    )
 
 
 class Rotate(Model):

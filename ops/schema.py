@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from components.cluster import KUBERNETES_KEYS
 from components.model import PULUMI_TYPES, SECRET_KEYS, StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +102,14 @@ def stack_schema() -> dict[str, Any]:
                 "type": "object",
                 "properties": properties,
                 "required": [f"{NAMESPACE}:{k}" for k in model.get("required", [])],
-                # Other namespaces (kubernetes:, mongodbatlas:, ...) are free; every key has one.
-                "propertyNames": {"anyOf": [{"enum": known}, {"pattern": f"^(?!{NAMESPACE}:)[^:]+:.+$"}]},
+                # Other namespaces (mongodbatlas:, ...) are free; every key has one. Of kubernetes:,
+                # only what the explicit provider reads (components/cluster.py).
+                "propertyNames": {
+                    "anyOf": [
+                        {"enum": known + [f"kubernetes:{k}" for k in KUBERNETES_KEYS]},
+                        {"pattern": f"^(?!{NAMESPACE}:|kubernetes:)[^:]+:.+$"},
+                    ]
+                },
             },
         },
         "$defs": defs,

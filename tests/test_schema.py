@@ -57,6 +57,14 @@ def edited(path: list[str], value: Any) -> dict[str, Any]:
         (["namespace"], "x"),  # no namespace
         (["botfront:atlas", "accessList"], "203.0.113.0/24"),  # not a list
         (["botfront:mailUrl"], "smtp://plain"),  # a secret in plain text
+        (["kubernetes:namespace"], "team-x"),  # the stack's provider does not read it
+        (["botfront:networkPolicy", "extraEgress"], {"action": []}),  # misspelt service
+        (["botfront:actions"], {"image": "a/b:1", "env": {"MY-VAR": "x"}}),  # not an env name
+        (["botfront:placement", "rasa"], {"nodeSelector": {"bad key!": "x"}}),  # not a label key
+        (["botfront:placement", "rasa"], {"affinity": {"nodeAfinity": {}}}),  # misspelt nested key
+        (["botfront:placement", "worker"], {}),  # not a service
+        (["botfront:rotate", "apikey"], 1),  # misspelt generation
+        (["botfront:database", "urlSecret"], "mongodb://u:p@h/db"),  # an object belongs here
     ],
 )
 def test_schema_rejects_typed_mistakes(path: list[str], value: Any) -> None:
@@ -102,3 +110,29 @@ def test_verify_is_off_in_render_mode() -> None:
     assert parse_settings(base, "t").verify is True
     assert parse_settings({**base, "verify": False}, "t").verify is False
     assert parse_settings({**base, "renderTo": "out"}, "t").verify is False
+
+
+DAY2 = {
+    "imagePullSecrets": ["regcred"],
+    "actions": {"image": "a/b:1", "env": {"TIMEOUT": 30}, "envFrom": [{"secretRef": {"name": "s"}}]},
+    "placement": {
+        "default": {"nodeSelector": {"kubernetes.io/os": "linux"}, "tolerations": [{"operator": "Exists"}]},
+        "botfrontApi": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 5, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}},
+    },
+    "networkPolicy": {"extraEgress": {"actions": [{"namespace": "shop", "ports": [{"port": 443}]}]}},
+    "createNamespace": False,
+    "rotate": {"apiKey": 2},
+    "database": {"mode": "external", "urlSecret": {"name": "m", "key": "url"}},
+    "verify": True,
+}  # fmt: skip
+
+
+def test_the_day2_keys_pass_the_schema_and_the_model_alike() -> None:
+    doc = copy.deepcopy(DEV)
+    doc["config"].update({f"botfront:{k}": v for k, v in DAY2.items()})
+    for key in ("botfront:backup", "botfront:restoreFrom"):
+        doc["config"].pop(key, None)
+    assert list(VALIDATOR.iter_errors(doc)) == []
+    settings = parse_settings({**DAY2, "rootUrl": "https://bf.example.com"}, "t")
+    assert settings.placement_for("botfrontApi").affinity is not None and settings.rotate == {"apiKey": 2}
