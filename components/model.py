@@ -441,7 +441,7 @@ class NetworkPolicy(Model):
     # None: ingress-nginx, or the router's policy group on OpenShift (settings.py decides).
     ingress_namespace: LABEL | None = None
     extra_egress: dict[Choice(*SERVICES), list[EgressRule]] = Field(
-        {}, json_schema_extra={"propertyNames": {"enum": list(SERVICES)}}
+        default={}, json_schema_extra={"propertyNames": {"enum": list(SERVICES)}}
     )
 
 
