@@ -15,7 +15,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from components.atlas_settings import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
+from components.atlas_catalog import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
 from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
 from components.releases import CATALOG, DEFAULT_RELEASE, pinning_problem
 from components.validation import (

@@ -639,6 +639,12 @@ def provider_config_keys() -> dict[str, frozenset[str]]:
 def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
     """A typo (`botfrnt:namespace`, `kubernetes:contxt`) must never deploy into another namespace or
     the current kubeconfig context; a credential must never sit in plain text in the stack file."""
+    for key in sorted(k.partition(":")[2] for k in config.secret_keys if k.startswith(f"{PROJECT}:")):
+        if key not in SECRET_KEYS:  # its value decides what is created: plain text in the state
+            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials "
+                  "and decides what is created: set it again without --secret (pulumi "
+                  f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
+                  f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
     for key in SECRET_KEYS:
         if f"{PROJECT}:{key}" in config.keys - config.secret_keys:
             p.add(key, "[plain text]", "must be a secret, or it stays readable in the stack file and "
@@ -664,29 +670,23 @@ def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
 
 def read_raw_config(
     config: pulumi.Config, keys: ConfigKeys
-) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]], list[str]]:
+) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]]]:
     """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs.
 
     A key the stack stores as a secret (`pulumi config set --secret`, also `--secret --path
-    botfront:atlas.x`, which encrypts the whole key) is refused unless it is one of SECRET_KEYS: its
-    value decides what is created, so reading it would put the plaintext into state.
+    botfront:atlas.x`, which encrypts the whole key) is not read unless it is one of SECRET_KEYS
+    (parse_settings refuses it): its value decides what is created, so reading it would put the
+    plaintext into state.
     """
     prefix = f"{PROJECT}:"
     present = {k[len(prefix) :] for k in keys.keys if k.startswith(prefix)}
     raw: dict[str, Any] = {}
-    refused: list[str] = []
     for key in sorted(present | set(KNOWN_KEYS)):
-        if key in SECRET_KEYS:
-            continue
-        text = config.get(key)
-        if text is None or text == "":
-            continue
-        if prefix + key in keys.secret_keys:
-            refused.append(key)
-            continue
-        raw[key] = text if PULUMI_TYPES.get(key, "string") == "string" else _decode(text)
+        text = config.get(key) if key not in SECRET_KEYS and prefix + key not in keys.secret_keys else None
+        if text:
+            raw[key] = text if PULUMI_TYPES.get(key, "string") == "string" else _decode(text)
     secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
-    return raw, secrets, refused
+    return raw, secrets
 
 
 def _decode(text: str) -> Any:
@@ -699,15 +699,7 @@ def _decode(text: str) -> Any:
 
 def load_settings() -> Settings:
     keys = read_config_keys()
-    raw, secrets, refused = read_raw_config(pulumi.Config(PROJECT), keys)
-    if refused:
-        p = Problems(PROJECT)
-        for key in refused:
-            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials "
-                  "and decides what is created: set it again without --secret (pulumi "
-                  f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
-                  f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
-        p.raise_if_any(pulumi.get_stack())
+    raw, secrets = read_raw_config(pulumi.Config(PROJECT), keys)
     return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying(), stack_config=keys)
 
 

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
+from components.atlas_catalog import default_cluster_name, default_project_name
 from components.atlas_settings import (
     AccessEntry,
     AtlasSettings,
     AutoScaling,
     BackupPolicy,
-    default_cluster_name,
-    default_project_name,
 )
 from components.settings import parse_settings
 from components.validation import ConfigError, show
