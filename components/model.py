@@ -447,9 +447,10 @@ class NetworkPolicy(Model):
 
 class Rotate(Model):
     UNKNOWN = {
-        "mongoPassword": "not rotatable here yet: components/mongo.py's postStart hook would set a new "
-        "password from the Secret on mongo's next start, but the stack does not yet roll mongo and every "
-        "reader of MONGO_URL together (see docs/runbook.md)"
+        "mongoPassword": "not rotatable by this stack: its generated password is protected with the data "
+        "(pulumi up refuses to replace it) and mongo does not restart when its Secret changes, although "
+        "components/mongo.py's postStart hook sets the Secret's password at every mongo start; follow "
+        "docs/runbook.md's manual procedure"
     }
     api_key: Int(0, 2**31 - 1) | None = None
     rasa_token: Int(0, 2**31 - 1) | None = None
