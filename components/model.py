@@ -479,7 +479,7 @@ class RasaUrls(Model):
 class ProjectEntry(Model):
     id: PROJECT_ID
     name: str | None = Field(None, description="the project in Kubernetes names; default: the id")
-    environments: list[Choice(*ENVIRONMENTS)] = Field(["development"], min_length=1)
+    environments: Unique(Choice(*ENVIRONMENTS)) = Field(["development"], min_length=1)
     rasa_url: RasaUrls = RasaUrls()
     resources: ResourceOverride | None = None
     actions: Actions | None = None

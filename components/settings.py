@@ -502,11 +502,7 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
             continue
         names.add(name)
-        envs: list[str] = []
-        for i, env in enumerate(entry.environments):
-            if env in envs:
-                p.add(f"{path}.environments[{i}]", env, "listed twice")
-            envs.append(env)
+        envs = list(entry.environments)
         urls = {k: v for k, v in entry.rasa_url.model_dump().items() if v is not None}
         for env, url in urls.items():
             if env not in envs:
@@ -521,7 +517,6 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
         )
         default = str(entry.id) == str(c.project_id)
         actions = entry.actions or (c.actions if default else None)
-        envs = list(dict.fromkeys(envs))
         image = actions.image if actions else None
         projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default, *_env(actions)))
     if projects and not any(project.default for project in projects):

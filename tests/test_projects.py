@@ -171,6 +171,11 @@ BASE = {"rootUrl": "https://botfront.example.com"}
             "projects[0].resources.limits.memory",
             "quantity",
         ),
+        (
+            [{"id": "bf", "environments": ["development", "production", "development"]}],
+            "projects[0].environments[2]",
+            "got 'development'; listed twice",
+        ),
     ],
 )
 def test_bad_projects_are_refused_with_the_key(projects: list[Any], key: str, hint: str) -> None:
