@@ -23,28 +23,8 @@ from components.atlas_catalog import (
     dedicated_size,
     tier_of,
 )
+from components.model import AccessObject, AutoScaling
 from components.validation import Problems
-
-
-@dataclass(frozen=True)
-class AccessEntry:
-    """One IP access list entry: a CIDR block allowed to connect to the project's clusters."""
-
-    cidr: str
-    comment: str | None = None
-
-
-@dataclass(frozen=True)
-class AutoScaling:
-    """Atlas auto-scaling of the cluster's electable nodes (dedicated tiers only)."""
-
-    disk: bool = False
-    compute_min: str | None = None  # set: Atlas may also scale down, to this tier
-    compute_max: str | None = None  # set: Atlas may scale the tier up, to this tier
-
-    @property
-    def compute(self) -> bool:
-        return self.compute_max is not None
 
 
 @dataclass(frozen=True)
@@ -70,9 +50,9 @@ class AtlasSettings:
     node_count: int = 3
     mongo_version: str | None = DEFAULT_MONGO_VERSION  # None on M0 / Flex (Atlas picks)
     disk_size_gb: int | None = None  # None: the tier's default storage
-    auto_scaling: AutoScaling = field(default_factory=AutoScaling)
+    auto_scaling: AutoScaling = field(default_factory=AutoScaling)  # disk: None on shared tiers
     backup: BackupPolicy | None = None  # None: no Atlas cloud backups
-    access_list: tuple[AccessEntry, ...] = ()  # includes 0.0.0.0/0 when allow_anywhere
+    access_list: tuple[AccessObject, ...] = ()  # includes 0.0.0.0/0 when allow_anywhere
     allow_anywhere: bool = False
 
     @property
@@ -267,9 +247,7 @@ def _auto_scaling(p: Problems, a: Any, raw: Any) -> AutoScaling:
     if s.compute_min and not s.compute_max:
         p.add("atlas.autoScaling.computeMin", s.compute_min, "scaling down needs compute "
               "auto-scaling: also set atlas.autoScaling.computeMax")  # fmt: skip
-    return AutoScaling(
-        disk=True if s.disk is None else s.disk, compute_min=s.compute_min, compute_max=s.compute_max
-    )
+    return s.model_copy(update={"disk": True if s.disk is None else s.disk})
 
 
 def _backup(p: Problems, a: Any, dedicated: bool, protect: bool) -> BackupPolicy | None:
@@ -314,8 +292,8 @@ def _backup(p: Problems, a: Any, dedicated: bool, protect: bool) -> BackupPolicy
     return BackupPolicy(days, weeks, months, a.backup_hour_utc, bool(a.point_in_time))
 
 
-def _access_list(p: Problems, a: Any, raw: Any) -> tuple[AccessEntry, ...]:
-    entries: list[AccessEntry] = []
+def _access_list(p: Problems, a: Any, raw: Any) -> tuple[AccessObject, ...]:
+    entries: list[AccessObject] = []
     for index, item in enumerate(a.access_list):
         cidr, comment = (item, None) if isinstance(item, str) else (item.cidr, item.comment)
         path = f"atlas.accessList[{index}]" + ("" if isinstance(item, str) else ".cidr")
@@ -327,13 +305,10 @@ def _access_list(p: Problems, a: Any, raw: Any) -> tuple[AccessEntry, ...]:
             p.add("atlas.accessList", cidr, "listed twice (Atlas does not detect duplicate "
                   "entries): keep one")  # fmt: skip
         else:
-            entries.append(
-                AccessEntry(
-                    cidr, comment or ("allowAnywhere: any IPv4 address" if cidr == ANYWHERE else None)
-                )
-            )
+            anywhere = "allowAnywhere: any IPv4 address" if cidr == ANYWHERE else None
+            entries.append(AccessObject(cidr=cidr, comment=comment or anywhere))
     if a.allow_anywhere and ANYWHERE not in (e.cidr for e in entries):
-        entries.append(AccessEntry(ANYWHERE, "allowAnywhere: any IPv4 address"))
+        entries.append(AccessObject(cidr=ANYWHERE, comment="allowAnywhere: any IPv4 address"))
     if not entries and a.org_id:
         p.add("atlas.accessList", raw if raw is not None else [], "required when a project "
               "is created: the CIDR blocks your Kubernetes nodes connect from (their NAT "

@@ -486,12 +486,20 @@ class ProjectEntry(Model):
 
 
 class AutoScaling(Model):
+    """Atlas auto-scaling of the cluster's electable nodes (dedicated tiers only)."""
+
     disk: Bool() | None = None
-    compute_min: Tier | None = None
-    compute_max: Tier | None = None
+    compute_min: Tier | None = None  # set: Atlas may also scale down, to this tier
+    compute_max: Tier | None = None  # set: Atlas may scale the tier up, to this tier
+
+    @property
+    def compute(self) -> bool:
+        return self.compute_max is not None
 
 
 class AccessObject(Model):
+    """One IP access list entry: a CIDR block allowed to connect to the project's clusters."""
+
     cidr: Cidr
     comment: Comment | None = None
 

@@ -7,12 +7,9 @@ from typing import Any
 import pytest
 
 from components.atlas_catalog import default_cluster_name, default_project_name
-from components.atlas_settings import (
-    AccessEntry,
-    AtlasSettings,
-    AutoScaling,
-    BackupPolicy,
-)
+from components.atlas_settings import AtlasSettings, BackupPolicy
+from components.model import AccessObject as AccessEntry
+from components.model import AutoScaling
 from components.settings import parse_settings
 from components.validation import ConfigError, show
 
