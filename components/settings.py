@@ -37,26 +37,13 @@ from components.model import (
     Tracker,
 )
 from components.releases import CATALOG, Release
+from components.sizing import DEFAULT_RESOURCES
 from components.validation import DNS_LABEL, Problems, is_ip, parse_quantity, problems_from
 
 __all__ = ["Database", "Ingress", "ModelsVolume", "NetworkPolicy", "SecurityOverride", "Tracker"]
 
 PROJECT = "botfront"
 
-# Requests are the installation document's minimums ("Indicative technical requirements");
-# limits leave room for Rasa training and Meteor's heap. Actions and MongoDB are not in that
-# table: their figures are ours.
-DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
-    "botfront": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
-    "botfrontApi": {
-        "requests": {"cpu": "500m", "memory": "128Mi"},
-        "limits": {"cpu": "1", "memory": "256Mi"},
-    },
-    "duckling": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-    "rasa": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}},
-    "actions": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-    "mongo": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
-}
 KNOWN_KEYS = tuple(f.alias or n for n, f in StackConfig.model_fields.items()) + tuple(SECRET_KEYS)
 OPTIONAL = tuple(f.alias or n for n, f in StackConfig.model_fields.items() if f.default is None)
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
