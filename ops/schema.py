@@ -119,11 +119,13 @@ def stack_schema() -> dict[str, Any]:
 def pulumi_config() -> str:
     """The `config:` section of Pulumi.yaml (typed declarations, CLI v3.187.0 or later)."""
     declared = defaults()
+    properties = StackConfig.model_json_schema(by_alias=True)["properties"]
     lines: dict[str, Any] = {}
     for key, kind in PULUMI_TYPES.items():
         entry: dict[str, Any] = {"type": kind}
-        if kind == "array":
-            entry["items"] = {"type": "object"}
+        if kind == "array":  # the CLI checks each item's type: [regcred] is an array<string>
+            items = properties[key]["items"]
+            entry["items"] = {"type": "object" if "$ref" in items else items.get("type", "string")}
         if key in declared:
             entry["default"] = declared[key]
         entry["description"] = describe(key)

@@ -94,8 +94,8 @@ def test_every_pulumi_yaml_key_is_typed_and_defaults_validate() -> None:
     for key, declaration in config.items():
         assert declaration["type"] in ("string", "integer", "boolean", "object", "array"), key
         assert declaration["type"] == PULUMI_TYPES[key]
-        if declaration["type"] == "array":  # the CLI requires items for arrays
-            assert declaration["items"] == {"type": "object"}
+        if declaration["type"] == "array":  # the CLI requires items for arrays, and checks them
+            assert declaration["items"] == {"type": {"projects": "object"}.get(key, "string")}, key
         if "default" in declaration:
             defaults[key] = declaration["default"]
         else:
@@ -136,3 +136,19 @@ def test_the_day2_keys_pass_the_schema_and_the_model_alike() -> None:
     assert list(VALIDATOR.iter_errors(doc)) == []
     settings = parse_settings({**DAY2, "rootUrl": "https://bf.example.com"}, "t")
     assert settings.placement_for("botfrontApi").affinity is not None and settings.rotate == {"apiKey": 2}
+
+
+def test_the_cli_accepts_the_day2_keys_as_pulumi_yaml_declares_them(tmp_path: Path) -> None:
+    """The CLI checks each value against Pulumi.yaml's type before the program runs
+    (ops/stack_config.py): imagePullSecrets is an array of strings, not of objects."""
+    from ops.stack_config import read_stack
+
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    stack = {
+        "config": {"botfront:rootUrl": "https://bf.example.com"}
+        | {f"botfront:{k}": v for k, v in DAY2.items()}
+    }
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.t.yaml").write_text(yaml.safe_dump(stack))
+    values = read_stack("t", tmp_path).values
+    assert json.loads(values["botfront:imagePullSecrets"]) == ["regcred"]
