@@ -3,7 +3,9 @@
 `parse_settings` is pure: it validates the raw `botfront:*` values (as `pulumi config` hands them
 over) against the model (components/model.py), applies the rules that span several keys, and returns
 frozen values, or raises `ConfigError` listing every problem at once, each naming the key, the value
-and what is allowed. `load_settings` feeds it from `pulumi.Config`. Nothing here registers a resource.
+and what is allowed. `load_settings` feeds it from `pulumi.Config`, with every key of the stack
+(`ConfigKeys`) for the checks across namespaces: unknown namespaces and provider keys, credentials in
+plain text, other keys stored as secrets. Nothing here registers a resource.
 """
 
 from __future__ import annotations
