@@ -7,7 +7,7 @@ STACK  ?= dev
 # Stack files in git; ops/ephemeral.py's local pr-<n> files are not plans of this repository.
 STACKS := $(filter-out pr-%,$(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
 
-.PHONY: setup plan plan-all test lint checkov format bench clean
+.PHONY: setup plan plan-all test lint checkov format bench schema clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ checkov: setup ## checkov over every stack's offline plan (docs/hardening.md)
 
 bench: setup ## performance figures (README "Performance")
 	$(PY) -m ops.bench
+
+schema: setup ## regenerate schema/stack.schema.json, Pulumi.yaml config and the README table
+	$(PY) -m ops.schema
 
 format: setup
 	$(VENV)/bin/ruff format .

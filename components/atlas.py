@@ -15,11 +15,8 @@ import pulumi
 import pulumi_mongodbatlas as atlas
 import pulumi_random as random
 
-from components.atlas_settings import (
-    AtlasSettings,
-    default_cluster_name,
-    default_project_name,
-)
+from components.atlas_catalog import default_cluster_name, default_project_name
+from components.atlas_settings import AtlasSettings
 from components.database import MongoDatabase, keep_data
 
 AUTH_DATABASE = "admin"

@@ -26,7 +26,7 @@ import pulumi_kubernetes.meta.v1 as meta
 
 from components.backup_settings import BackupSettings
 from components.database import data_volume
-from components.day2_settings import Placement
+from components.model import Placement
 from components.mongo import (
     APP_USER,
     CREDENTIALS_SECRET,

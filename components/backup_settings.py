@@ -16,49 +16,39 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from components.validation import DNS_SUBDOMAIN, Problems, check_quantity
-
-BACKUP_KEYS = ("enabled", "schedule", "retention", "size", "storageClass")
+from components.validation import Problems
 
 DEFAULT_SCHEDULE = "30 2 * * *"  # 02:30 UTC, every day
 DEFAULT_RETENTION = 7
 DEFAULT_SIZE = "5Gi"
-MAX_RETENTION = 1000
 
 # `<database>-<UTC timestamp>.archive.gz`, e.g. bf-20240131T023000Z.archive.gz. The database part
 # uses the characters settings.py allows in database.name (1-16 of letters, digits, '_', '-').
 ARCHIVE_PATTERN = r"[A-Za-z0-9_-]{1,16}-[0-9]{8}T[0-9]{6}Z\.archive\.gz"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"  # the shell's `date -u +%Y%m%dT%H%M%SZ`
 _ARCHIVE = re.compile(r"^(?P<db>[A-Za-z0-9_-]{1,16})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.archive\.gz$")
+
 ARCHIVE_EXAMPLE = "bf-20240131T023000Z.archive.gz"
-_DIGITS = re.compile(r"[0-9]+")
-_QUARTZ = re.compile(r"[0-9]*L|[0-9]+W|LW|[0-9]*L-[0-9]+")
 
 
-@dataclass(frozen=True)
-class CronField:
+class CronField(NamedTuple):
     name: str
     low: int
     high: int
     names: tuple[str, ...] = ()  # names[i] stands for low + i
-    question_mark: bool = False  # `?` allowed, meaning `*`
 
 
 FIELDS = (
     CronField("minute", 0, 59),
     CronField("hour", 0, 23),
-    CronField("day-of-month", 1, 31, question_mark=True),
-    CronField(
-        "month", 1, 12,
-        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
-    ),
-    CronField("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), question_mark=True),
-)  # fmt: skip
+    CronField("day-of-month", 1, 31),
+    CronField("month", 1, 12, tuple(m.upper() for m in calendar.month_abbr[1:])),
+    CronField("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
 MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -74,65 +64,35 @@ CRON_HELP = (
     "comma list of *, a value or a range a-b, each with an optional /step, e.g. '30 2 * * *' "
     "(daily at 02:30) or '0 */6 * * *' (every 6 hours); or @daily, @hourly, @weekly, @monthly"
 )
+_ITEM = re.compile(r"(?P<range>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>.*))?", re.S)
 
 
 class CronError(ValueError):
     """Why a schedule is not one Kubernetes would run."""
 
 
-@dataclass(frozen=True)
-class CronSchedule:
-    """The expanded values of each field, and whether each day field was a plain `*` or `?`."""
-
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days_of_month: frozenset[int]
-    months: frozenset[int]
-    days_of_week: frozenset[int]
-    any_day_of_month: bool
-    any_day_of_week: bool
-
-
-def parse_cron(expression: str) -> CronSchedule:
-    """Expand a Kubernetes CronJob schedule; raises `CronError` saying what is wrong."""
-    if not isinstance(expression, str):
-        raise CronError("not a string")
-    text = expression.strip()
-    if not text:
-        raise CronError("empty")
+def parse_cron(expression: Any) -> list[frozenset[int]]:
+    """The values of each field of a schedule; raises `CronError` saying what is wrong."""
+    text = expression.strip() if isinstance(expression, str) else ""
     if text.upper().startswith(("TZ=", "CRON_TZ=")):
-        raise CronError(
-            "time zones in the schedule are rejected by Kubernetes; the schedule runs in UTC "
-            "(the CronJob sets timeZone: Etc/UTC)"
-        )
-    if text.startswith("@"):
-        # Exactly as written: the parser knows these lower-case names only, and nothing after them.
+        raise CronError("time zones in the schedule are rejected by Kubernetes; the schedule runs in "
+                        "UTC (the CronJob sets timeZone: Etc/UTC)")  # fmt: skip
+    if text.startswith("@"):  # exactly as written: lower-case names only, nothing after them
         if text not in MACROS:
             raise CronError(f"unknown macro {text!r}; known: " + ", ".join(MACROS))
         text = MACROS[text]
     parts = text.split()
     if len(parts) != len(FIELDS):
         raise CronError(f"{len(parts)} fields instead of 5")
-    values = [_field(field, part) for field, part in zip(FIELDS, parts, strict=True)]
-    schedule = CronSchedule(
-        minutes=values[0],
-        hours=values[1],
-        days_of_month=values[2],
-        months=values[3],
-        days_of_week=values[4],
-        any_day_of_month=parts[2] in ("*", "?"),
-        any_day_of_week=parts[4] in ("*", "?"),
-    )
+    values = [
+        frozenset().union(*(_item(f, i) for i in p.split(","))) for f, p in zip(FIELDS, parts, strict=True)
+    ]
     # With a `*` day-of-week only the day-of-month decides (cron ORs the two day fields only when
     # both are restricted): a day that no chosen month has would never come.
-    if schedule.any_day_of_week and not any(
-        day <= _longest(month) for day in schedule.days_of_month for month in schedule.months
-    ):
-        raise CronError(
-            "it never runs: no chosen month has day "
-            + ", ".join(str(d) for d in sorted(schedule.days_of_month))
-        )
-    return schedule
+    longest = {m: 29 if m == 2 else calendar.monthrange(2001, m)[1] for m in values[3]}
+    if parts[4] in ("*", "?") and not any(d <= longest[m] for d in values[2] for m in values[3]):
+        raise CronError("it never runs: no chosen month has day " + ", ".join(map(str, sorted(values[2]))))
+    return values
 
 
 def cron_problem(expression: Any) -> str | None:
@@ -144,57 +104,38 @@ def cron_problem(expression: Any) -> str | None:
     return None
 
 
-def _longest(month: int) -> int:
-    return 29 if month == 2 else calendar.monthrange(2001, month)[1]
-
-
-def _field(field: CronField, text: str) -> frozenset[int]:
-    values: set[int] = set()
-    for item in text.split(","):
-        values |= _item(field, item)
-    return frozenset(values)
-
-
-def _item(field: CronField, item: str) -> set[int]:
-    where = f"{field.name} field {item!r}" if item else f"{field.name} field"
-    if not item:
-        raise CronError(f"{where}: an empty list item")
-    if "#" in item:
-        raise CronError(f"{where}: # is a Quartz extension that Kubernetes does not accept")
-    range_text, slash, step_text = item.partition("/")
-    step = 1
-    if slash:
-        if not _DIGITS.fullmatch(step_text) or int(step_text) < 1:
-            raise CronError(f"{where}: the step after / must be a whole number of at least 1")
-        step = int(step_text)
-    if range_text == "*" or (range_text == "?" and field.question_mark):
-        low, high = field.low, field.high
-    elif range_text == "?":
+def _item(f: CronField, item: str) -> range:
+    where = f"{f.name} field {item!r}"
+    match = _ITEM.fullmatch(item)
+    if not match:
+        raise CronError(f"{where}: expected *, a value or a range a-b, with an optional /step")
+    text, step = match["range"], match["step"]
+    if step is not None and not (re.fullmatch("[0-9]+", step) and int(step) >= 1):
+        raise CronError(f"{where}: the step after / must be a whole number of at least 1")
+    if text == "?" and f.name not in ("day-of-month", "day-of-week"):
         raise CronError(f"{where}: ? is only allowed in the day-of-month and day-of-week fields")
-    else:
-        start_text, dash, end_text = range_text.partition("-")
-        low = _value(field, start_text, where)
-        # `a/step` means a to the end of the field's range, every step.
-        high = _value(field, end_text, where) if dash else (field.high if slash else low)
-        if low > high:
-            raise CronError(f"{where}: the range starts after it ends ({low} > {high})")
-    return set(range(low, high + 1, step))
+    if text in ("*", "?"):
+        return range(f.low, f.high + 1, int(step or 1))
+    start, _, end = text.partition("-")
+    # `a/step` means a to the end of the field's range, every step.
+    low, high = _value(f, start, where), _value(f, end, where) if end else None
+    high = high if high is not None else (f.high if step else low)
+    if low > high:
+        raise CronError(f"{where}: the range starts after it ends ({low} > {high})")
+    return range(low, high + 1, int(step or 1))
 
 
-def _value(field: CronField, text: str, where: str) -> int:
-    if _DIGITS.fullmatch(text):
-        number = int(text)
-    elif text.upper() in field.names:
-        number = field.low + field.names.index(text.upper())
-    elif _QUARTZ.fullmatch(text.upper()):
-        raise CronError(f"{where}: L and W are Quartz extensions that Kubernetes does not accept")
-    else:
-        names = f" or a name {field.names[0]}-{field.names[-1]}" if field.names else ""
-        raise CronError(f"{where}: {text!r} is not a number{names}")
-    if not field.low <= number <= field.high:
-        extra = " (0 is Sunday; Kubernetes does not accept 7)" if field.name == "day-of-week" else ""
-        raise CronError(f"{where}: {number} is outside {field.low}-{field.high}{extra}")
-    return number
+def _value(f: CronField, text: str, where: str) -> int:
+    if text.upper() in f.names:
+        return f.low + f.names.index(text.upper())
+    if not re.fullmatch("[0-9]+", text):
+        quartz = " (L, W and # are Quartz extensions)" if re.search("[LW#]", text.upper()) else ""
+        names = f" or a name {f.names[0]}-{f.names[-1]}" if f.names else ""
+        raise CronError(f"{where}: {text!r} is not a number{names}{quartz}")
+    if not f.low <= int(text) <= f.high:
+        extra = " (0 is Sunday; Kubernetes does not accept 7)" if f.name == "day-of-week" else ""
+        raise CronError(f"{where}: {text} is outside {f.low}-{f.high}{extra}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -235,113 +176,38 @@ def archive_name_problem(name: Any) -> str | None:
     return None
 
 
-def parse_backup(
-    p: Problems, value: Any, restore_from: Any, *, mode: str, protect: bool
+def build_backup(
+    p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str
 ) -> BackupSettings | None:
-    """The `botfront:backup` object and `botfront:restoreFrom`; problems go to `p`.
+    """`botfront:backup` (validated `block`, as written `raw`) and `botfront:restoreFrom`, across keys.
 
-    None when backups are off (no block, or `enabled: false`), in atlas mode, or on any problem.
-    `protect` is accepted for symmetry with `parse_atlas`: the backups volume's protection follows
-    `botfront:protect` and is applied by `MongoBackup` (components/backup.py).
+    None when backups are off (no block, or `enabled: false`) or in atlas mode.
     """
-    del protect  # see the docstring
+    if mode == "external":
+        why = ("database.mode is external: the stack does not run that MongoDB and does not back it "
+               "up; use the backups of whoever runs it (mongodump against your own URL); remove "
+               "botfront:")  # fmt: skip
+        for key, value in (("backup", raw if block is not None else None), ("restoreFrom", restore_from)):
+            if value is not None:
+                p.add(key, value, why + key)
+        return None
     if mode != "incluster":
-        if value is not None:
-            p.add(
-                "backup", value,
-                f"only applies to database.mode incluster (database.mode is {mode}): Atlas "
-                "backups are configured under botfront:atlas (atlas.backup, "
-                "atlas.backupRetentionDays/Weeks/Months, atlas.backupHourUtc, "
-                "atlas.pointInTime; see docs/atlas.md); remove botfront:backup",
-            )  # fmt: skip
+        if block is not None:
+            p.add("backup", raw, "only applies to database.mode incluster (database.mode "
+                  f"is {mode}): Atlas backups are configured under botfront:atlas "
+                  "(atlas.backup, atlas.backupRetentionDays/Weeks/Months, "
+                  "atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove "
+                  "botfront:backup")  # fmt: skip
         if restore_from is not None:
-            p.add(
-                "restoreFrom", restore_from,
-                f"only applies to database.mode incluster (database.mode is {mode}): restore an "
-                "Atlas cluster from its cloud backup snapshots (Atlas UI: the cluster's Backup "
-                "tab > Restore, or the Atlas CLI; see docs/atlas.md); remove botfront:restoreFrom",
-            )  # fmt: skip
+            p.add("restoreFrom", restore_from, "only applies to database.mode incluster "
+                  f"(database.mode is {mode}): restore an Atlas cluster from its cloud "
+                  "backup snapshots (Atlas UI: the cluster's Backup tab > Restore; see "
+                  "docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
         return None
-
-    before = len(p.items)
-    if restore_from is not None:
-        problem = archive_name_problem(restore_from)
-        if problem:
-            p.add("restoreFrom", restore_from, problem)
-    if value is None:
+    if block is None or not block.enabled:
         if restore_from is not None:
-            _restore_needs_backups(p, restore_from)
+            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block "
+                  "without enabled: false): the archives live on the backups volume that "
+                  "block creates")  # fmt: skip
         return None
-    if not isinstance(value, Mapping):
-        p.add("backup", value, "expected an object (a YAML mapping), see docs/backup-restore.md")
-        return None
-
-    raw = p.mapping("backup", value, BACKUP_KEYS)
-    enabled = p.boolean("backup.enabled", raw.get("enabled"), True)
-    schedule = _schedule(p, raw.get("schedule"))
-    retention = _retention(p, raw.get("retention"))
-    size = check_quantity(p, "backup.size", raw.get("size"), "bytes") or DEFAULT_SIZE
-    storage_class = p.string(
-        "backup.storageClass", raw.get("storageClass"), "", DNS_SUBDOMAIN,
-        "a StorageClass name (DNS-1123 subdomain)", max_len=253,
-    ) or None  # fmt: skip
-    if not enabled:
-        if restore_from is not None:
-            _restore_needs_backups(p, restore_from)
-        return None
-    if len(p.items) > before:
-        return None
-    return BackupSettings(
-        schedule=schedule,
-        retention=retention,
-        size=size,
-        storage_class=storage_class,
-        restore_from=restore_from,
-    )
-
-
-def _restore_needs_backups(p: Problems, restore_from: Any) -> None:
-    p.add(
-        "restoreFrom", restore_from,
-        "needs backups on (a botfront:backup block without enabled: false): the archives live "
-        "on the backups volume that block creates",
-    )  # fmt: skip
-
-
-def _schedule(p: Problems, value: Any) -> str:
-    if value is None:
-        return DEFAULT_SCHEDULE
-    if not isinstance(value, str):
-        p.add("backup.schedule", value, f"a quoted string; {CRON_HELP}")
-        return DEFAULT_SCHEDULE
-    problem = cron_problem(value)
-    if problem:
-        p.add("backup.schedule", value, f"{problem}; {CRON_HELP}")
-        return DEFAULT_SCHEDULE
-    return " ".join(value.split())
-
-
-def _retention(p: Problems, value: Any) -> int:
-    if value is None:
-        return DEFAULT_RETENTION
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif (isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip())) or (
-        isinstance(value, float) and value.is_integer()
-    ):
-        number = int(value)
-    if number is None:
-        p.add("backup.retention", value, f"expected a whole number of archives to keep, 1 to {MAX_RETENTION}")
-        return DEFAULT_RETENTION
-    if number < 1:
-        p.add(
-            "backup.retention", value,
-            "must be at least 1: it is how many of the newest archives are kept, and 0 would "
-            f"delete the archive just written (allowed: 1 to {MAX_RETENTION})",
-        )  # fmt: skip
-        return DEFAULT_RETENTION
-    if number > MAX_RETENTION:
-        p.add("backup.retention", value, f"expected at most {MAX_RETENTION} archives")
-        return DEFAULT_RETENTION
-    return number
+    return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)

@@ -83,6 +83,10 @@ def refuse_delete_unreachable(environ: Mapping[str, str] | None = None) -> None:
     )
 
 
+# The `kubernetes:*` keys this program reads (components/settings.py refuses every other one).
+KUBERNETES_KEYS = ("context", "kubeconfig", "clusterIdentifier")
+
+
 def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> dict[str, Any]:
     """Where the explicit provider connects, from `kubernetes:*` stack config and nothing else.
 
@@ -119,9 +123,7 @@ def provider_inputs(kube: pulumi.Config, stack: str, render_to: str | None) -> d
     in the installed 4.34.2 SDK itself (provider.py, `_internal_init`).
     """
     if render_to:
-        ignored = [
-            k for k in ("context", "kubeconfig", "clusterIdentifier") if kube.get_secret(k) is not None
-        ]
+        ignored = [k for k in KUBERNETES_KEYS if kube.get_secret(k) is not None]
         if ignored:
             pulumi.log.warn(
                 f"botfront:renderTo is set: kubernetes:{', kubernetes:'.join(ignored)} ignored "

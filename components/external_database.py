@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.database import MongoDatabase
-from components.day2_settings import SecretKeyRef
+from components.model import SecretKeyRef
 
 
 @dataclass

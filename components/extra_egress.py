@@ -16,7 +16,7 @@ import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.networking.v1 as networking
 
 from components.backup import BACKUP_JOB, RESTORE_JOB
-from components.day2_settings import EgressRule
+from components.model import EgressRule
 from components.network import NAMESPACE_LABEL
 from components.pod_options import settings_key
 from components.services import application_specs
@@ -77,7 +77,7 @@ class ExtraEgress(pulumi.ComponentResource):
         for service, rules in sorted(args.settings.network_policy.extra_egress.items()):
             if not rules:
                 continue
-            assert service in pods, service  # day2_settings.check_extra_egress_targets
+            assert service in pods, service  # components/settings.py refuses the others
             self.policies.append(
                 networking.NetworkPolicy(
                     policy_name(service),

@@ -19,7 +19,7 @@ import pulumi_random as random
 
 from components.database import MongoDatabase, data_volume, keep_data
 from components.database_record import record_database_name
-from components.day2_settings import Placement
+from components.model import Placement
 from components.releases import MONGO, SCRATCH
 from components.settings import Resources
 from components.workload import (

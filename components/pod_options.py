@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi_kubernetes.core.v1 as core
 
-from components.day2_settings import EnvSource, Placement
+from components.model import EnvSource, Placement
 
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 
@@ -69,8 +69,8 @@ def pod_scheduling(
         "image_pull_secrets": [core.LocalObjectReferenceArgs(name=name) for name in image_pull_secrets]
         or None,
         "node_selector": dict(placement.node_selector) if placement.node_selector else None,
-        "tolerations": [dict(t) for t in placement.tolerations] if placement.tolerations else None,
-        "affinity": merged_affinity(placement.affinity, own_affinity),
+        "tolerations": [t.dump() for t in placement.tolerations] if placement.tolerations else None,
+        "affinity": merged_affinity(placement.affinity.dump() if placement.affinity else None, own_affinity),
     }
 
 

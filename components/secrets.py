@@ -14,7 +14,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_random as random
 
-from components.day2_settings import keepers
+from components.rotation import keepers
 from components.services import SECRET_NAME, SecretKeys
 
 

@@ -255,7 +255,7 @@ def actions_spec(settings: Settings, name: str, project: Project) -> ServiceSpec
         env=(
             Env("BF_URL", BOTFRONT_GRAPHQL_URL),
             Env("BF_PROJECT_ID", project.id),
-            # botfront:actions.env (day2_settings refuses names of credentials and the two above).
+            # botfront:actions.env (components/settings.py refuses names of credentials and the two above).
             *(Env(name, value) for name, value in sorted(project.actions_env.items())),
         ),
         env_from=tuple(project.actions_env_from),

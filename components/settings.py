@@ -1,165 +1,61 @@
 """Typed, validated settings for one stack.
 
-`parse_settings` is pure: it takes the raw `botfront:*` values (as `pulumi config` stores them)
-and returns frozen dataclasses, or raises `ConfigError` listing every problem at once, each
-naming the key, the value and what is allowed. `load_settings` feeds it from `pulumi.Config`.
-Nothing here registers a resource, so bad input never leaves a half-built stack.
+`parse_settings` is pure: it validates the raw `botfront:*` values (as `pulumi config` hands them
+over) against the model (components/model.py), applies the rules that span several keys, and returns
+frozen values, or raises `ConfigError` listing every problem at once, each naming the key, the value
+and what is allowed. `load_settings` feeds it from `pulumi.Config`, with every key of the stack
+(`ConfigKeys`) for the checks across namespaces: unknown namespaces and provider keys, credentials in
+plain text, other keys stored as secrets. Nothing here registers a resource.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
+from pydantic import ValidationError
 
-from components import day2_settings as day2
-from components.atlas_settings import AtlasSettings, parse_atlas
-from components.backup_settings import BackupSettings, parse_backup
-from components.day2_settings import EgressRule, EnvSource, Placement, SecretKeyRef
-from components.releases import CATALOG, DEFAULT_RELEASE, Release, pinning_problem
-from components.validation import (
-    DNS_LABEL,
-    DNS_SUBDOMAIN,
-    Problems,
-    check_quantity,
-    check_url,
-    is_ip,
-    parse_quantity,
+from components.atlas_settings import AtlasSettings, build_atlas, placeholders
+from components.backup_settings import BackupSettings, build_backup
+from components.model import (
+    PULUMI_TYPES,
+    SECRET_KEYS,
+    Actions,
+    Database,
+    EnvSource,
+    Ingress,
+    ModelsVolume,
+    NetworkPolicy,
+    Placement,
+    Placements,
+    ResourceOverride,
+    SecurityOverride,
+    StackConfig,
+    Tracker,
 )
+from components.releases import CATALOG, Release
+from components.sizing import DEFAULT_RESOURCES
+from components.validation import DNS_LABEL, Problems, is_ip, parse_quantity, problems_from
+
+__all__ = ["Database", "Ingress", "ModelsVolume", "NetworkPolicy", "SecurityOverride", "Tracker"]
 
 PROJECT = "botfront"
 
-# Requests are the installation document's minimums ("Indicative technical requirements");
-# limits leave room for Rasa training and Meteor's heap. Actions and MongoDB are not in that
-# table: their figures are ours.
-DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
-    "botfront": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
-    "botfrontApi": {
-        "requests": {"cpu": "500m", "memory": "128Mi"},
-        "limits": {"cpu": "1", "memory": "256Mi"},
-    },
-    "duckling": {
-        "requests": {"cpu": "500m", "memory": "512Mi"},
-        "limits": {"cpu": "1", "memory": "1Gi"},
-    },
-    "rasa": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}},
-    "actions": {
-        "requests": {"cpu": "250m", "memory": "256Mi"},
-        "limits": {"cpu": "1", "memory": "512Mi"},
-    },
-    "mongo": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
-}
-SERVICE_KEYS = tuple(DEFAULT_RESOURCES)
-IMAGE_KEYS = ("botfront", "rasa", "duckling", "botfrontApi", "mongo")
-# Rasa keeps trackers and socket.io sessions in process memory and MongoDB here is a single-node
-# replica set: neither may run more than one replica.
-SCALABLE = ("botfront", "duckling", "actions", "botfrontApi")
-# Every `botfront:*` key and how its value arrives: "text" as given, "structured" as JSON text
-# (objects, lists, booleans, numbers), "secret" as a secret Output.
-CONFIG_KEYS = {
-    "release": "text",
-    "namespace": "text",
-    "projectId": "text",
-    "rootUrl": "text",
-    "rasaUrl": "text",
-    "platform": "text",
-    "protect": "structured",
-    "database": "structured",
-    "images": "structured",
-    "actions": "structured",
-    "duckling": "structured",
-    "models": "structured",
-    "tracker": "structured",
-    "ingress": "structured",
-    "resources": "structured",
-    "replicas": "structured",
-    "mailUrl": "secret",
-    "chatbaseApiKey": "secret",
-    "renderTo": "text",
-    "atlas": "structured",
-    "networkPolicy": "structured",
-    "projects": "structured",
-    "backup": "structured",
-    "restoreFrom": "text",
-    "security": "structured",
-    "imagePullSecrets": "structured",
-    "placement": "structured",
-    "createNamespace": "structured",
-    "rotate": "structured",
-    "verify": "structured",
-}
-KNOWN_KEYS = tuple(CONFIG_KEYS)
-STRUCTURED_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "structured")
-SECRET_KEYS = tuple(k for k, kind in CONFIG_KEYS.items() if kind == "secret")
-
-
-_PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-# A project id becomes part of object names (rasa-<id>-production): lower-case DNS label rules,
-# short enough that `rasa-config-<id>-development` stays a valid label.
-_PROJECT_NAME_PART = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-# MongoDB's own databases: Botfront's collections must not land there.
-RESERVED_DATABASES = ("admin", "local", "config")
+KNOWN_KEYS = tuple(f.alias or n for n, f in StackConfig.model_fields.items()) + tuple(SECRET_KEYS)
+OPTIONAL = tuple(f.alias or n for n, f in StackConfig.model_fields.items() if f.default is None)
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+RESERVED_DATABASES = ("admin", "local", "config")
 
 
 @dataclass(frozen=True)
 class Resources:
     requests: Mapping[str, str]
     limits: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Database:
-    mode: str = "incluster"
-    name: str = "bf"
-    oplog: bool = True
-    # The in-cluster MongoDB's volume (not the models volume's class: that one may be RWX/NFS,
-    # which MongoDB must not run on).
-    size: str = "10Gi"
-    storage_class: str | None = None
-    # mode external: the user's Secret keys holding MONGO_URL and MONGO_OPLOG_URL.
-    url_secret: SecretKeyRef | None = None
-    oplog_url_secret: SecretKeyRef | None = None
-
-
-@dataclass(frozen=True)
-class ModelsVolume:
-    size: str = "5Gi"
-    access_mode: str = "ReadWriteOnce"
-    storage_class: str | None = None
-
-    @property
-    def shared_by_node(self) -> bool:
-        """RWO: every pod that mounts the volume must run on the node that attached it."""
-        return self.access_mode == "ReadWriteOnce"
-
-
-@dataclass(frozen=True)
-class Tracker:
-    max_events: int = 100
-    persist_time: int = 3600
-
-
-@dataclass(frozen=True)
-class Ingress:
-    enabled: bool = True
-    class_name: str = "nginx"
-    tls_secret_name: str | None = None
-    cluster_issuer: str | None = None
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def tls(self) -> bool:
-        return bool(self.tls_secret_name or self.cluster_issuer)
-
-
-ENVIRONMENTS = ("development", "production")
 
 
 @dataclass(frozen=True)
@@ -238,23 +134,6 @@ def instance_url(project: Project, environment: str, root_url: str, rasa_url: st
 
 
 @dataclass(frozen=True)
-class SecurityOverride:
-    """What a stack may relax for an image that needs it (`botfront:security.<service>`)."""
-
-    run_as_user: int | None = None
-    read_only_root_filesystem: bool | None = None
-
-
-@dataclass(frozen=True)
-class NetworkPolicy:
-    enabled: bool = True
-    # Where the ingress controller runs: its pods may reach the UI and Rasa. None on OpenShift
-    # means the router's policy group (routers on the host network come from node addresses).
-    ingress_namespace: str | None = "ingress-nginx"
-    extra_egress: Mapping[str, tuple[EgressRule, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Settings:
     stack: str
     release: Release
@@ -282,16 +161,18 @@ class Settings:
     projects: tuple[Project, ...] = ()
     backup: BackupSettings | None = None
     security: Mapping[str, SecurityOverride] = field(default_factory=dict)
+    # Run the verification Job after every deploy; always false in render mode.
+    verify: bool = True
     image_pull_secrets: tuple[str, ...] = ()
-    placement: Mapping[str, Placement] = field(default_factory=dict)
+    placement: Placements = field(default_factory=Placements)
     create_namespace: bool = True
     rotate: Mapping[str, int] = field(default_factory=dict)
 
-    # Run the verification Job (components/verify.py); never when rendering manifests.
-    verify: bool = True
-
     def placement_for(self, service: str) -> Placement:
-        return day2.placement_for(self.placement, service)
+        """A service's placement: each field it sets replaces the default's same field, whole."""
+        default = self.placement.default or Placement()
+        own = getattr(self.placement, _attr(service)) or Placement()
+        return default.model_copy(update={k: v for k, v in own if v is not None})
 
     @property
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
@@ -338,442 +219,335 @@ def parse_settings(
     raw: Mapping[str, Any],
     stack: str = "dev",
     secrets: Mapping[str, pulumi.Input[str]] | None = None,
-    stack_config: day2.StackConfig | None = None,
+    deploying: bool = False,
+    stack_config: ConfigKeys | None = None,
 ) -> Settings:
-    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`;
-    `stack_config` (every key of the stack, all namespaces) adds the checks across namespaces."""
+    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`.
+
+    `deploying`: a real update, where a placeholder left from the shipped stack files is refused
+    (a preview or an offline plan only warns, so those stacks still plan). `stack_config`: every
+    key of the stack, all namespaces, for the checks across namespaces.
+    """
     p = Problems(PROJECT)
-    secrets = secrets or {}
     if stack_config is not None:
-        day2.refuse_unknown_config(p, stack_config, day2.provider_config_keys(), PROJECT)
-        day2.refuse_plain_text_secrets(p, stack_config, PROJECT)
-    for key in raw:
-        if key not in KNOWN_KEYS:
-            p.add(key, raw[key], "unknown key; known keys: " + ", ".join(KNOWN_KEYS))
-
-    release_name = p.choice("release", raw.get("release"), DEFAULT_RELEASE, CATALOG)
-    release = CATALOG[release_name]
-    namespace = p.string(
-        "namespace",
-        raw.get("namespace"),
-        "botfront",
-        DNS_LABEL,
-        "a DNS-1123 label: 1-63 lower-case letters, digits or '-', starting and ending "
-        "with a letter or digit",
-        max_len=63,
-    )
-    if namespace in RESERVED_NAMESPACES:
-        p.add(
-            "namespace",
-            namespace,
-            "a namespace of the stack's own: the stack creates, labels and (unprotected) deletes it; "
-            "not one of " + ", ".join(RESERVED_NAMESPACES),
-        )
-    project_id = p.string(
-        "projectId",
-        raw.get("projectId"),
-        "bf",
-        _PROJECT_ID,
-        "a Botfront project id: 1-64 letters, digits, '_' or '-', e.g. bf",
-    )
-    platform = p.choice("platform", raw.get("platform"), "kubernetes", ("kubernetes", "openshift"))
-    protect = p.boolean("protect", raw.get("protect"), True)
-
-    root_url = check_url(p, "rootUrl", raw.get("rootUrl"), required=True)
-    rasa_url = check_url(p, "rasaUrl", raw.get("rasaUrl"), required=False)
-    rasa_url_derived = rasa_url is None
-    if root_url and rasa_url is None:
-        rasa_url = derive_rasa_url(root_url)
-        if rasa_url is None:
-            p.add(
-                "rasaUrl",
-                raw.get("rasaUrl"),
-                f"required when rootUrl ({root_url}) has an IP address for a host: Rasa needs "
-                "its own public URL for the webchat base_url",
-            )
-    if root_url and rasa_url and not rasa_url_derived:
-        if urlsplit(root_url).netloc == urlsplit(rasa_url).netloc:
-            p.add(
-                "rasaUrl",
-                raw.get("rasaUrl"),
-                "must have a different host from rootUrl: Botfront and Rasa both serve "
-                "websockets at the root of their host",
-            )
-        elif urlsplit(rasa_url).path not in ("", "/"):
-            p.add("rasaUrl", raw.get("rasaUrl"), "must not have a path: socket.io is served at /socket.io/")
-        elif urlsplit(root_url).scheme == "https" and urlsplit(rasa_url).scheme == "http":
-            p.add(
-                "rasaUrl",
-                raw.get("rasaUrl"),
-                "must be https like rootUrl: browsers block the UI's webchat otherwise",
-            )
-
-    database = _database(p, raw.get("database"))
-    images = _images(p, raw.get("images"), release)
-    actions_image = _actions(p, raw.get("actions"))
-    duckling = p.boolean("duckling", raw.get("duckling"), True)
-    models = _models(p, raw.get("models"))
-    tracker = _tracker(p, raw.get("tracker"))
-    ingress = _ingress(p, raw.get("ingress"))
-    resources = _resources(p, raw.get("resources"))
-    replicas = _replicas(p, raw.get("replicas"))
-    network_policy = _network_policy(p, raw.get("networkPolicy"), platform)
-    projects = _projects(p, raw, project_id, actions_image, resources["rasa"])
-    several_instances = sum(len(pr.environments) for pr in projects) > 1
-    if several_instances and release.botfront_writes_models:
-        p.add(
-            "projects",
-            raw.get("projects"),
-            f"several Rasa instances need release 1.0.4 or later: Botfront {release.version} "
-            "writes every trained model itself to one MODELS_LOCAL_PATH",
-        )
-    render_to = p.string("renderTo", raw.get("renderTo"), "", allowed="a directory path") or None
-    verify = p.boolean("verify", raw.get("verify"), True)
-
-    if release.botfront_writes_models and models.shared_by_node and replicas["botfront"] > 1:
-        p.add(
-            "replicas.botfront",
-            replicas["botfront"],
-            f"more than one botfront replica of release {release.version} (which writes the models "
-            "volume) needs models.accessMode ReadWriteMany (and a storageClass that provides it): "
-            "a ReadWriteOnce volume attaches to one node",
-        )
-    if "botfrontApi" in (raw.get("images") or {}) and not release.botfront_api:
-        p.add(
-            "images.botfrontApi",
-            raw["images"]["botfrontApi"],
-            f"release {release.version} has no botfront-api service (only 0.2x releases do)",
-        )
-    atlas = parse_atlas(
-        p,
-        raw.get("atlas") or None,
-        mode=database.mode,
-        db_name=database.name,
-        oplog=database.oplog,
-        protect=protect,
-    )
-
-    security = _security(p, raw.get("security"))
-    if database.mode == "external":
-        day2.refuse_backup_in_external_mode(p, raw.get("backup") or None, raw.get("restoreFrom") or None)
-    backup = (
-        parse_backup(
-            p, raw.get("backup") or None, raw.get("restoreFrom") or None, mode=database.mode, protect=protect
-        )
-        if database.mode != "external"
-        else None
-    )
-    day2.check_ingress_namespace(p, raw.get("networkPolicy"), raw.get("ingress"), platform)
-    projects = tuple(
-        replace(project, actions_env=env, actions_env_from=env_from)
-        for project, (env, env_from) in zip(
-            projects,
-            day2.actions_env_per_project(p, raw, [pr.id for pr in projects], project_id),
-            strict=True,
-        )
-    )
-    day2.check_extra_egress_targets(
-        p,
-        network_policy.extra_egress,
-        botfront_api=release.botfront_api is not None,
-        duckling=duckling,
-        actions=any(pr.actions_image for pr in projects),
-        mode=database.mode,
-        jobs=backup is not None or (verify and render_to is None),
-    )
-    image_pull_secrets = day2.parse_image_pull_secrets(p, raw.get("imagePullSecrets"))
-    placement = day2.parse_placement(p, raw.get("placement"))
-    create_namespace = day2.parse_create_namespace(p, raw.get("createNamespace"))
-    rotate = day2.parse_rotate(p, raw.get("rotate"))
-    if root_url and rasa_url:
-        _check_public_urls(p, projects, root_url, rasa_url)
+        _refuse_unknown_and_plain_text(p, stack_config)
+    # An empty value is an absent one (Pulumi.yaml's defaults of optional keys are "" or {}).
+    values = {k: v for k, v in raw.items() if k not in SECRET_KEYS and not (v in ("", {}) and k in OPTIONAL)}
+    try:
+        config = StackConfig.model_validate(values)
+    except ValidationError as error:
+        problems_from(error, StackConfig, p)
+        p.raise_if_any(stack)
+        raise  # unreachable: every pydantic error is a problem
+    settings = _settings(p, config, values, stack, secrets or {})
+    if settings.atlas is not None and config.atlas is not None:
+        for path, value in placeholders(config.atlas):
+            why = "a placeholder from the shipped stack files (docs/atlas.md): set your own before deploying"
+            if deploying:
+                p.add(path, value, why)
+            else:
+                pulumi.log.warn(f"{p.key(path)}: {value!r} is {why}; `pulumi up` refuses it")
     p.raise_if_any(stack)
-    assert root_url is not None and rasa_url is not None  # guaranteed once there are no problems
-    if secrets.get("chatbaseApiKey") is not None:
-        pulumi.log.warn(
-            "botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
-            "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore it."
-        )
-    day2.warn_all(day2.tls_and_platform_warnings(raw, root_url, platform))
+    for warning in _warnings(config, settings):
+        pulumi.log.warn(warning)
+    return settings
+
+
+def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
+    """What deploys but probably isn't what was meant."""
+    if s.chatbase_api_key is not None:
+        yield ("botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
+               "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore "
+               "it.")  # fmt: skip
+    if not c.create_namespace and c.network_policy.enabled:
+        yield (f"botfront:createNamespace is false: the stack's default-deny NetworkPolicy selects every "
+               f"pod of namespace {c.namespace!r}, including pods that are not Botfront's; deploy into "
+               "a namespace of Botfront's own, or set networkPolicy.enabled: false and keep your own "
+               "policies")  # fmt: skip
+    if not c.network_policy.enabled and not s.release.rasa_token:
+        yield (f"botfront:networkPolicy.enabled is false on release {s.release.version}, whose Rasa API "
+               "takes no token: any pod in the cluster can train, replace or query its models")  # fmt: skip
+    scheme = c.root_url.split(":", 1)[0]
+    if c.platform == "openshift":
+        # className nginx is Pulumi.yaml's default: not the user's doing.
+        ingress_only = [k for k in ("className", "tlsSecretName", "clusterIssuer", "annotations")
+                        if getattr(c.ingress, _snake(k)) not in (None, {}, "nginx")]  # fmt: skip
+        if ingress_only:
+            yield ("botfront:platform is openshift, so the stack creates Routes, not Ingresses: "
+                   + ", ".join(f"ingress.{k}" for k in ingress_only)
+                   + " has no effect (Routes terminate TLS at the router with its certificate)")  # fmt: skip
+    elif c.ingress.enabled and scheme == "https" and not c.ingress.tls:
+        yield (f"botfront:rootUrl is https ({c.root_url}) but the Ingresses have no TLS source: set "
+               "ingress.clusterIssuer (cert-manager) or ingress.tlsSecretName, unless your controller "
+               "serves a default certificate for these hosts")  # fmt: skip
+    elif c.ingress.enabled and scheme == "http" and c.ingress.cluster_issuer:
+        yield (f"botfront:rootUrl is http ({c.root_url}) while ingress.clusterIssuer asks cert-manager for "
+               "certificates: the UI and Rasa are still served and linked over http; make rootUrl "
+               "https")  # fmt: skip
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), key)
+
+
+def _settings(
+    p: Problems, c: StackConfig, raw: Mapping[str, Any], stack: str, secrets: Mapping[str, Any]
+) -> Settings:
+    """The rules that span several keys, then the frozen settings."""
+    release = CATALOG[c.release]
+    if c.namespace in RESERVED_NAMESPACES:
+        p.add("namespace", c.namespace, "a namespace of the stack's own: the stack creates, labels and "
+              "(unprotected) deletes it; not one of " + ", ".join(RESERVED_NAMESPACES))  # fmt: skip
+    oplog = c.database.mode == "incluster" or c.database.oplog_url_secret is not None
+    db = c.database.model_copy(update={"oplog": oplog if c.database.oplog is None else c.database.oplog})
+    if db.name.lower() in RESERVED_DATABASES:
+        p.add("database.name", db.name, "a MongoDB system database (MongoDB's own "
+              "databases are admin, local and config); use a name of your own, e.g. bf")  # fmt: skip
+    given_db = raw.get("database", {})
+    if db.mode != "incluster":
+        for key in set(given_db) & {"size", "storageClass"}:
+            p.add(f"database.{key}", given_db[key], "only applies to database.mode incluster; "
+                  + ("Atlas disks are set under botfront:atlas" if db.mode == "atlas" else
+                     "nothing is created in external mode"))  # fmt: skip
+    if db.mode != "external":
+        for key in set(given_db) & {"urlSecret", "oplogUrlSecret"}:
+            p.add(
+                f"database.{key}",
+                given_db[key],
+                f"only applies to database.mode external (mode is {db.mode})",
+            )
+    elif db.url_secret is None:
+        p.add("database.urlSecret", None, "required with database.mode external: {name, key} of an "
+              "existing Secret in the stack's namespace holding the MongoDB URL "
+              "(mongodb://user:pw@host/db?...)")  # fmt: skip
+    elif c.database.oplog and db.oplog_url_secret is None:
+        p.add("database.oplog", given_db["oplog"], "needs database.oplogUrlSecret: the Secret key holding "
+              "MONGO_OPLOG_URL")  # fmt: skip
+    rasa_url = c.rasa_url or derive_rasa_url(c.root_url)
+    _check_rasa_url(p, c.root_url, c.rasa_url, raw.get("rasaUrl"))
+    images = dict(release.images) | {k: v for k, v in c.images.model_dump(by_alias=True).items() if v}
+    if c.images.botfront_api and not release.botfront_api:
+        p.add("images.botfrontApi", c.images.botfront_api, f"release {release.version} has "
+              "no botfront-api service (only 0.2x releases do)")  # fmt: skip
+    if c.ingress.tls_secret_name and c.ingress.cluster_issuer:
+        p.add("ingress.tlsSecretName", c.ingress.tls_secret_name, "leave it out with "
+              "clusterIssuer: cert-manager then issues one certificate per host "
+              "(botfront-tls, rasa-tls); one shared secret would be owned by whichever "
+              "Ingress came first")  # fmt: skip
+    resources = {
+        s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
+        for s, d in DEFAULT_RESOURCES.items()
+    }
+    replicas = c.replicas.model_dump(by_alias=True)
+    actions_image = c.actions.image if c.actions else None
+    projects = _projects(p, c, actions_image, resources["rasa"])
+    if sum(len(pr.environments) for pr in projects) > 1 and release.botfront_writes_models:
+        p.add("projects", raw.get("projects"), "several Rasa instances need release 1.0.4 "
+              f"or later: Botfront {release.version} writes every trained model itself to "
+              "one MODELS_LOCAL_PATH")  # fmt: skip
+    if release.botfront_writes_models and c.models.shared_by_node and replicas["botfront"] > 1:
+        p.add("replicas.botfront", replicas["botfront"], "more than one botfront replica "
+              f"of release {release.version} (which writes the models volume) needs "
+              "models.accessMode ReadWriteMany (and a storageClass that provides it): a "
+              "ReadWriteOnce volume attaches to one node")  # fmt: skip
+    atlas = build_atlas(
+        p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect, stack=stack
+    )
+    backup = build_backup(p, c.backup, raw.get("backup"), c.restore_from, mode=db.mode)
+    _check_actions_env(p, c)
+    if rasa_url:
+        _check_public_urls(p, projects, c.root_url, rasa_url)
+    np, verify = c.network_policy, c.verify and c.render_to is None
+    other_class = c.ingress.class_name != "nginx" and c.platform != "openshift"
+    if np.enabled and c.ingress.enabled and other_class and np.ingress_namespace is None:
+        p.add("networkPolicy.ingressNamespace", None, f"required with ingress.className "
+              f"{c.ingress.class_name!r}: the default (ingress-nginx) is ingress-nginx's namespace, and "
+              "the network policies let only that namespace reach botfront and rasa; set it to your "
+              "controller's namespace")  # fmt: skip
+    not_run = {
+        "botfrontApi": None
+        if release.botfront_api
+        else "the release has no botfront-api (only 0.2x releases do)",
+        "duckling": None if c.duckling else "botfront:duckling is false",
+        "actions": None
+        if any(pr.actions_image for pr in projects)
+        else "no project has an action server (actions.image)",
+        "mongo": None if db.mode == "incluster" else f"database.mode is {db.mode}: the stack runs no MongoDB",
+        "jobs": None if backup or verify else "no Job runs (botfront:backup and botfront:verify are off)",
+    }
+    for service, rules in np.extra_egress.items():
+        if rules and not_run.get(service):
+            p.add(
+                f"networkPolicy.extraEgress.{service}",
+                [r.cidr or r.namespace for r in rules],
+                str(not_run[service]),
+            )
+    rotate = c.rotate.model_dump(by_alias=True, exclude_none=True)
+    if "rasaToken" in rotate and not release.rasa_token:
+        p.add("rotate.rasaToken", rotate["rasaToken"], f"release {release.version}'s Rasa takes no token "
+              "(Botfront calls it without one): there is nothing to rotate")  # fmt: skip
+    ingress_namespace = c.network_policy.ingress_namespace or (
+        None if c.platform == "openshift" else "ingress-nginx"
+    )
     return Settings(
         stack=stack,
         release=release,
-        namespace=namespace,
-        project_id=project_id,
-        root_url=root_url,
-        rasa_url=rasa_url,
-        rasa_url_derived=rasa_url_derived,
-        platform=platform,
-        protect=protect,
-        database=database,
+        namespace=c.namespace,
+        project_id=c.project_id,
+        root_url=c.root_url,
+        rasa_url=rasa_url or "",
+        rasa_url_derived=c.rasa_url is None,
+        platform=c.platform,
+        protect=c.protect,
+        database=db,
         images=images,
         actions_image=actions_image,
-        duckling=duckling,
-        models=models,
-        tracker=tracker,
-        ingress=ingress,
+        duckling=c.duckling,
+        models=c.models,
+        tracker=c.tracker,
+        ingress=c.ingress,
         resources=resources,
         replicas=replicas,
         atlas=atlas,
         mail_url=secrets.get("mailUrl"),
         chatbase_api_key=secrets.get("chatbaseApiKey"),
-        render_to=render_to,
-        network_policy=network_policy,
+        render_to=c.render_to,
+        network_policy=c.network_policy.model_copy(update={"ingress_namespace": ingress_namespace}),
         projects=projects,
         backup=backup,
-        security=security,
-        image_pull_secrets=image_pull_secrets,
-        placement=placement,
-        create_namespace=create_namespace,
+        security={s: o for s in DEFAULT_RESOURCES if s != "mongo" and (o := getattr(c.security, _attr(s)))},
+        verify=verify,
+        image_pull_secrets=tuple(c.image_pull_secrets),
+        placement=c.placement,
+        create_namespace=c.create_namespace,
         rotate=rotate,
-        verify=verify and render_to is None,
     )
 
 
-def _database(p: Problems, value: Any) -> Database:
-    raw = p.mapping(
-        "database", value, ("mode", "name", "oplog", "size", "storageClass", *day2.EXTERNAL_DATABASE_KEYS)
-    )
-    mode = p.choice("database.mode", raw.get("mode"), "incluster", ("incluster", "atlas", "external"))
-    url_secret, oplog_url_secret = day2.parse_external_database(p, raw, mode)
-    if isinstance(raw.get("name"), str) and raw["name"].lower() in RESERVED_DATABASES:
-        p.add("database.name", raw["name"], "a MongoDB system database; use a name of its own, e.g. bf")
-    if mode == "atlas":
-        for key in ("size", "storageClass"):
-            if key in raw:
-                p.add(
-                    f"database.{key}",
-                    raw[key],
-                    "only applies to database.mode incluster; Atlas disks are set under botfront:atlas",
-                )
-    return Database(
-        mode=mode,
-        name=p.string(
-            "database.name",
-            raw.get("name"),
-            "bf",
-            _DB_NAME,
-            "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces "
-            "<db>.<collection> are length-limited; Botfront recommends e.g. bf)",
-        ),
-        # Atlas only runs MongoDB 7.0+, whose oplog entries Botfront's Meteor 2.0 cannot read
-        # (components/atlas_settings.py): there the oplog is off unless a stack turns it on.
-        oplog=p.boolean(
-            "database.oplog", raw.get("oplog"), mode == "incluster" or oplog_url_secret is not None
-        ),
-        size=check_quantity(p, "database.size", raw.get("size"), "bytes") or "10Gi",
-        storage_class=p.string(
-            "database.storageClass",
-            raw.get("storageClass"),
-            "",
-            DNS_SUBDOMAIN,
-            "a StorageClass name (DNS-1123 subdomain)",
-            max_len=253,
-        )
-        or None,
-        url_secret=url_secret,
-        oplog_url_secret=oplog_url_secret,
-    )
+def _attr(key: str) -> str:
+    return "botfront_api" if key == "botfrontApi" else key
 
 
-def _images(p: Problems, value: Any, release: Release) -> dict[str, str]:
-    raw = p.mapping("images", value, IMAGE_KEYS)
-    images = dict(release.images)
-    for key, image in raw.items():
-        if key not in IMAGE_KEYS:
-            continue
-        problem = pinning_problem(image)
-        if problem:
-            p.add(f"images.{key}", image, f"the image {problem}")
-        else:
-            images[key] = image
-    return images
+def _check_rasa_url(p: Problems, root_url: str, rasa_url: str | None, given: Any) -> None:
+    if rasa_url is None:
+        if derive_rasa_url(root_url) is None:
+            p.add("rasaUrl", given, f"required when rootUrl ({root_url}) has an IP address "
+                  "for a host: Rasa needs its own public URL for the webchat base_url")  # fmt: skip
+        return
+    root, rasa = urlsplit(root_url), urlsplit(rasa_url)
+    if root.netloc == rasa.netloc:
+        p.add("rasaUrl", given, "must have a different host from rootUrl: Botfront and "
+              "Rasa both serve websockets at the root of their host")  # fmt: skip
+    elif rasa.path not in ("", "/"):
+        p.add("rasaUrl", given, "must not have a path: socket.io is served at /socket.io/")
+    elif root.scheme == "https" and rasa.scheme == "http":
+        p.add("rasaUrl", given, "must be https like rootUrl: browsers block the UI's webchat otherwise")
 
 
-def _actions(p: Problems, value: Any, path: str = "actions") -> str | None:
-    raw = p.mapping(path, value, ("image", "env", "envFrom"))
-    if not raw:
-        return None
-    image = raw.get("image")
-    problem = pinning_problem(image) if image is not None else "is missing"
-    if problem:
-        p.add(f"{path}.image", image, f"the action server image {problem}")
-        return None
-    return str(image)
+def _resources(
+    p: Problems, path: str, override: ResourceOverride | None, defaults: Mapping[str, Mapping[str, str]]
+) -> Resources:
+    """`{requests, limits}` of cpu/memory over `defaults`; a request may not exceed its limit."""
+    merged = {section: dict(defaults[section]) for section in ("requests", "limits")}
+    for section in merged:
+        given = getattr(override, section, None) if override else None
+        merged[section] |= {k: v for k, v in (given.model_dump() if given else {}).items() if v is not None}
+    for kind in ("cpu", "memory"):
+        request, limit = (parse_quantity(merged[s][kind]) for s in ("requests", "limits"))
+        if request is not None and limit is not None and request > limit:
+            p.add(f"{path}.requests.{kind}", merged["requests"][kind], "must not exceed "
+                  f"the limit ({merged['limits'][kind]})")  # fmt: skip
+    return Resources(requests=merged["requests"], limits=merged["limits"])
 
 
-def _models(p: Problems, value: Any) -> ModelsVolume:
-    raw = p.mapping("models", value, ("size", "storageClass", "accessMode"))
-    size = check_quantity(p, "models.size", raw.get("size"), "bytes") or "5Gi"
-    storage_class = p.string(
-        "models.storageClass",
-        raw.get("storageClass"),
-        "",
-        DNS_SUBDOMAIN,
-        "a StorageClass name (DNS-1123 subdomain)",
-        max_len=253,
-    )
-    access_mode = p.choice(
-        "models.accessMode", raw.get("accessMode"), "ReadWriteOnce", ("ReadWriteOnce", "ReadWriteMany")
-    )
-    return ModelsVolume(size=size, access_mode=access_mode, storage_class=storage_class or None)
-
-
-def _tracker(p: Problems, value: Any) -> Tracker:
-    raw = p.mapping("tracker", value, ("maxEvents", "persistTime"))
-    return Tracker(
-        # 0 keeps every event in memory (the installation document's meaning of max_events: 0).
-        max_events=p.integer("tracker.maxEvents", raw.get("maxEvents"), 100, 0, 100_000),
-        persist_time=p.integer("tracker.persistTime", raw.get("persistTime"), 3600, 30, 7 * 86400),
-    )
-
-
-def _ingress(p: Problems, value: Any) -> Ingress:
-    raw = p.mapping(
-        "ingress", value, ("enabled", "className", "tlsSecretName", "clusterIssuer", "annotations")
-    )
-    if raw.get("tlsSecretName") and raw.get("clusterIssuer"):
-        p.add(
-            "ingress.tlsSecretName",
-            raw["tlsSecretName"],
-            "leave it out with clusterIssuer: cert-manager then issues one certificate per host "
-            "(botfront-tls, rasa-tls); one shared secret would be owned by whichever Ingress came first",
-        )
-    annotations = p.mapping("ingress.annotations", raw.get("annotations"))
-    for key, text in annotations.items():
-        if not isinstance(text, str):
-            p.add(f"ingress.annotations.{key}", text, "annotation values must be strings (quote them)")
-    name_rule = "a Kubernetes object name (DNS-1123 subdomain)"
-    return Ingress(
-        enabled=p.boolean("ingress.enabled", raw.get("enabled"), True),
-        class_name=p.string(
-            "ingress.className",
-            raw.get("className"),
-            "nginx",
-            DNS_SUBDOMAIN,
-            "an IngressClass name (DNS-1123 subdomain)",
-            max_len=253,
-        ),
-        tls_secret_name=p.string(
-            "ingress.tlsSecretName", raw.get("tlsSecretName"), "", DNS_SUBDOMAIN, name_rule, 253
-        )
-        or None,
-        cluster_issuer=p.string(
-            "ingress.clusterIssuer", raw.get("clusterIssuer"), "", DNS_SUBDOMAIN, name_rule, 253
-        )
-        or None,
-        annotations={k: v for k, v in annotations.items() if isinstance(v, str)},
-    )
-
-
-def _projects(
-    p: Problems,
-    raw: Mapping[str, Any],
-    project_id: str,
-    actions_image: str | None,
-    rasa_resources: Resources,
-) -> tuple[Project, ...]:
+def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Resources) -> tuple[Project, ...]:
     """`botfront:projects`, or the single `projectId` in development when it is absent."""
-    single = (Project(project_id, ("development",), rasa_resources, actions_image, name=project_id),)
-    value = raw.get("projects")
-    if value is None or value == []:  # Pulumi.yaml's default is the empty list
-        return single
-    if not isinstance(value, list):
-        p.add(
-            "projects",
-            value,
-            "expected a non-empty list of {id, name, environments, rasaUrl, resources, actions}",
+    if not c.projects:
+        return (
+            Project(
+                c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True, *_env(c.actions)
+            ),
         )
-        return single
     projects: list[Project] = []
     ids: set[str] = set()
     names: set[str] = set()
-    allowed_keys = ("id", "name", "environments", "rasaUrl", "resources", "actions")
-    for index, item in enumerate(value):
+    for index, entry in enumerate(c.projects):
         path = f"projects[{index}]"
-        entry = p.mapping(path, item, allowed_keys)
-        if not isinstance(item, Mapping):
+        if entry.id in ids:
+            p.add(f"{path}.id", entry.id, "duplicate project id: each project is listed once")
             continue
-        pid = entry.get("id")
-        if not isinstance(pid, str) or not _PROJECT_ID.match(pid):
-            p.add(f"{path}.id", pid, "expected a Botfront project id: 1-64 letters, digits, '_' or '-'")
-            continue
-        if pid in ids:
-            p.add(f"{path}.id", pid, "duplicate project id: each project is listed once")
-            continue
-        ids.add(pid)
-        name = entry.get("name", pid)
-        if not isinstance(name, str) or not _PROJECT_NAME_PART.match(name) or len(name) > 40:
-            key = f"{path}.name" if "name" in entry else f"{path}.id"
+        ids.add(entry.id)
+        name = entry.name or entry.id
+        if len(name) > 40 or not DNS_LABEL.match(name):
             p.add(
-                key,
+                f"{path}.name" if entry.name else f"{path}.id",
                 name,
-                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 "
-                "lower-case letters, digits or '-', starting and ending with a letter or digit"
-                + ("" if "name" in entry else f"; set {path}.name to such a name for this id"),
+                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case "
+                "letters, digits or '-', starting and ending with a letter or digit"
+                + ("" if entry.name else f"; set {path}.name to such a name for this id"),
             )
             continue
         if name in names:
             p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
             continue
         names.add(name)
-        environments = entry.get("environments", ["development"])
-        if not isinstance(environments, list) or not environments:
-            p.add(
-                f"{path}.environments",
-                environments,
-                "expected a non-empty list of: " + ", ".join(ENVIRONMENTS),
-            )
-            environments = ["development"]
-        valid_envs: list[str] = []
-        for env_index, env in enumerate(environments):
-            if env not in ENVIRONMENTS:
-                p.add(
-                    f"{path}.environments[{env_index}]",
-                    env,
-                    "unknown Botfront environment; allowed: " + ", ".join(ENVIRONMENTS),
-                )
-            elif env in valid_envs:
-                p.add(f"{path}.environments[{env_index}]", env, "listed twice")
-            else:
-                valid_envs.append(env)
-        urls = p.mapping(f"{path}.rasaUrl", entry.get("rasaUrl"), valid_envs or ENVIRONMENTS)
-        rasa_urls = {}
+        envs = list(entry.environments)
+        urls = {k: v for k, v in entry.rasa_url.model_dump().items() if v is not None}
         for env, url in urls.items():
-            checked = check_url(p, f"{path}.rasaUrl.{env}", url, required=False)
-            if checked and urlsplit(checked).path not in ("", "/"):
-                p.add(
-                    f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at /socket.io/"
-                )
-            elif checked:
-                rasa_urls[env] = checked
-        resources = rasa_resources
-        if "resources" in entry:
-            resources = _service_resources(
-                p, f"{path}.resources", entry["resources"], DEFAULT_RESOURCES["rasa"]
-            )
-        default = pid == project_id
-        image = _actions(p, entry.get("actions"), f"{path}.actions")
-        if image is None and default and "actions" not in entry:
-            image = actions_image  # the top-level `actions` belongs to the default project
-        projects.append(
-            Project(pid, tuple(valid_envs or ["development"]), resources, image, rasa_urls, name, default)
+            if env not in envs:
+                p.add(f"{path}.rasaUrl.{env}", url, "unknown key; allowed: " + ", ".join(envs))
+            elif urlsplit(url).path not in ("", "/"):
+                p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is "
+                      "served at /socket.io/")  # fmt: skip
+        resources = (
+            _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
+            if entry.resources
+            else rasa
         )
-    if not projects:
-        p.add(
-            "projects",
-            value,
-            "expected a non-empty list of {id, name, environments, rasaUrl, resources, actions}",
-        )
-        return single
-    if not any(project.default for project in projects):
+        default = str(entry.id) == str(c.project_id)
+        actions = entry.actions or (c.actions if default else None)
+        image = actions.image if actions else None
+        projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default, *_env(actions)))
+    if projects and not any(project.default for project in projects):
         p.add(
             "projectId",
-            project_id,
-            "must be the id of one of botfront:projects (its Rasa keeps the plain names that Botfront "
-            "seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
+            c.project_id,
+            "must be the id of one of botfront:projects (its Rasa keeps the plain "
+            "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
         )
     return tuple(projects)
+
+
+def _env(actions: Actions | None) -> tuple[dict[str, str], tuple[EnvSource, ...]]:
+    return (dict(actions.env), tuple(actions.env_from)) if actions else ({}, ())
+
+
+# Env names and values that hold credentials: plain text in the stack file, the state and the
+# Deployment; they belong in a Secret loaded with envFrom.
+SECRET_LOOKING = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIAL|PRIVATE_?KEY|(^|_)(PASS|DSN|AUTH)(_|$)", re.I
+)
+URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*:[^/?#@\s]*@")
+# What components/services.py `actions_spec` sets itself (tests/test_day2_settings.py checks it).
+ACTIONS_RESERVED_ENV = ("BF_URL", "BF_PROJECT_ID")
+
+
+def _check_actions_env(p: Problems, c: StackConfig) -> None:
+    given = [("actions", c.actions)] + [
+        (f"projects[{i}].actions", e.actions) for i, e in enumerate(c.projects)
+    ]
+    for path, actions in given:
+        for name, value in (actions.env if actions else {}).items():
+            if SECRET_LOOKING.search(name) or URL_WITH_PASSWORD.match(value):
+                p.add(f"{path}.env.{name}", "[hidden]", "looks like a credential, and env values are plain "
+                      "text in the stack config, the state and the Deployment; put it in a Secret and load "
+                      f"it with {path}.envFrom: [{{secretRef: {{name: <secret>}}}}]")  # fmt: skip
+            elif name in ACTIONS_RESERVED_ENV:
+                p.add(
+                    f"{path}.env.{name}",
+                    value,
+                    "set by the stack itself (" + ", ".join(ACTIONS_RESERVED_ENV) + ")",
+                )
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
@@ -792,130 +566,110 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 continue
             host = urlsplit(url).netloc
             if host in hosts:
-                p.add(
-                    key,
-                    url,
-                    f"the public host is already used by {hosts[host]}: each Rasa instance needs its own",
-                )
+                p.add(key, url, f"the public host is already used by {hosts[host]}: each "
+                      "Rasa instance needs its own")  # fmt: skip
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
             if root_scheme == "https" and urlsplit(url).scheme == "http":
                 p.add(key, url, "must be https like rootUrl: browsers block the UI's webchat otherwise")
 
 
-def _security(p: Problems, value: Any) -> dict[str, SecurityOverride]:
-    # MongoDB's pod is built by its own component, with its image's needs already met.
-    services = tuple(k for k in SERVICE_KEYS if k != "mongo")
-    raw = p.mapping("security", value, services)
-    result = {}
-    for service, item in raw.items():
-        if service not in services:
-            continue
-        entry = p.mapping(f"security.{service}", item, ("runAsUser", "readOnlyRootFilesystem"))
-        user = entry.get("runAsUser")
-        result[service] = SecurityOverride(
-            # 0 is root: refused, pods run with runAsNonRoot.
-            run_as_user=p.integer(f"security.{service}.runAsUser", user, 0, 1, 2**31 - 1)
-            if user is not None
-            else None,
-            read_only_root_filesystem=p.boolean(
-                f"security.{service}.readOnlyRootFilesystem", entry.get("readOnlyRootFilesystem"), True
-            )
-            if "readOnlyRootFilesystem" in entry
-            else None,
-        )
-    return result
+@dataclass(frozen=True)
+class ConfigKeys:
+    """Every config key the engine passed (`namespace:key`), and which of them are secrets."""
+
+    keys: frozenset[str] = frozenset()
+    secret_keys: frozenset[str] = frozenset()
 
 
-def _network_policy(p: Problems, value: Any, platform: str) -> NetworkPolicy:
-    raw = p.mapping("networkPolicy", value, ("enabled", "ingressNamespace", "extraEgress"))
-    namespace = p.string(
-        "networkPolicy.ingressNamespace",
-        raw.get("ingressNamespace"),
-        "",
-        DNS_LABEL,
-        "the namespace of the ingress controller (a DNS-1123 label)",
-        max_len=63,
-    )
-    return NetworkPolicy(
-        enabled=p.boolean("networkPolicy.enabled", raw.get("enabled"), True),
-        ingress_namespace=namespace or (None if platform == "openshift" else "ingress-nginx"),
-        extra_egress=day2.parse_extra_egress(p, raw.get("extraEgress")),
-    )
-
-
-def _resources(p: Problems, value: Any) -> dict[str, Resources]:
-    raw = p.mapping("resources", value, SERVICE_KEYS)
-    return {
-        service: _service_resources(p, f"resources.{service}", raw.get(service), defaults)
-        for service, defaults in DEFAULT_RESOURCES.items()
-    }
-
-
-def _service_resources(
-    p: Problems, path: str, value: Any, defaults: Mapping[str, Mapping[str, str]]
-) -> Resources:
-    """`{requests, limits}` of cpu/memory over `defaults`; a request may not exceed its limit."""
-    override = p.mapping(path, value, ("requests", "limits"))
-    merged: dict[str, dict[str, str]] = {}
-    for section in ("requests", "limits"):
-        values = p.mapping(f"{path}.{section}", override.get(section), ("cpu", "memory"))
-        merged[section] = dict(defaults[section])
-        for kind in ("cpu", "memory"):
-            checked = check_quantity(
-                p, f"{path}.{section}.{kind}", values.get(kind), "cpu" if kind == "cpu" else "bytes"
-            )
-            if checked is not None:
-                merged[section][kind] = checked
-    for kind in ("cpu", "memory"):
-        request = parse_quantity(merged["requests"][kind])
-        limit = parse_quantity(merged["limits"][kind])
-        if request is not None and limit is not None and request > limit:
-            p.add(
-                f"{path}.requests.{kind}",
-                merged["requests"][kind],
-                f"must not exceed the limit ({merged['limits'][kind]})",
-            )
-    return Resources(requests=merged["requests"], limits=merged["limits"])
-
-
-def _replicas(p: Problems, value: Any) -> dict[str, int]:
-    raw = p.mapping("replicas", value)
-    for key in raw:
-        if key not in SCALABLE:
-            why = (
-                "rasa keeps trackers in process memory and mongo is a single-node replica set: "
-                "they run exactly one replica"
-                if key in ("rasa", "mongo")
-                else "unknown service"
-            )
-            p.add(f"replicas.{key}", raw[key], f"{why}; scalable services: " + ", ".join(SCALABLE))
-    return {key: p.integer(f"replicas.{key}", raw.get(key), 1, 1, 20) for key in SCALABLE}
-
-
-def read_raw_config(config: pulumi.Config) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]]]:
-    """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs."""
+def read_config_keys() -> ConfigKeys:
+    """From the SDK's config store (pulumi SDK 3.272.0 runtime/config.py: CONFIG and PULUMI_CONFIG;
+    the secret keys in PULUMI_CONFIG_SECRET_KEYS (`get_config_secret_keys_env`) or, under the
+    Automation API and mocks, in the set `is_config_secret` reads)."""
     from pulumi.runtime import config as runtime_config
 
-    prefix = f"{PROJECT}:"
-    present = {
-        key[len(prefix) :]
-        for key in {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-        if key.startswith(prefix)
+    keys = frozenset({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+    secret = {k for k in keys if runtime_config.is_config_secret(k)}
+    return ConfigKeys(keys, frozenset(secret | (set(runtime_config.get_config_secret_keys_env()) & keys)))
+
+
+# Where a provider key the program does not read belongs instead.
+PROVIDER_POINTERS = {
+    "kubernetes:namespace": "use botfront:namespace",
+    "kubernetes:renderYamlToDirectory": "use botfront:renderTo",
+}
+
+
+def provider_config_keys() -> dict[str, frozenset[str]]:
+    """The config keys the stack's providers read. kubernetes: only what components/cluster.py hands
+    its explicit provider (an explicit provider reads no `kubernetes:*` config by itself); the default
+    Atlas provider reads pulumi_mongodbatlas 4.18.0 config/vars.py (read as text: importing the SDK
+    costs seconds); pulumi_random 4.21.4 has no config module, so it reads none."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    from components.cluster import KUBERNETES_KEYS
+
+    spec = find_spec("pulumi_mongodbatlas")
+    assert spec is not None and spec.origin is not None, "pulumi_mongodbatlas is a dependency"
+    atlas = (Path(spec.origin).parent / "config" / "vars.py").read_text()
+    return {
+        "kubernetes": frozenset(KUBERNETES_KEYS),
+        "mongodbatlas": frozenset(re.findall(r"__config__\.get\w*\('(\w+)'", atlas)),
+        "random": frozenset(),
     }
+
+
+def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
+    """A typo (`botfrnt:namespace`, `kubernetes:contxt`) must never deploy into another namespace or
+    the current kubeconfig context; a credential must never sit in plain text in the stack file."""
+    for key in sorted(k.partition(":")[2] for k in config.secret_keys if k.startswith(f"{PROJECT}:")):
+        if key not in SECRET_KEYS:  # its value decides what is created: plain text in the state
+            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials "
+                  "and decides what is created: set it again without --secret (pulumi "
+                  f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
+                  f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
+    for key in SECRET_KEYS:
+        if f"{PROJECT}:{key}" in config.keys - config.secret_keys:
+            p.add(key, "[plain text]", "must be a secret, or it stays readable in the stack file and "
+                  f"the state: pulumi config rm {PROJECT}:{key} && pulumi config set --secret "
+                  f"{PROJECT}:{key} <value>")  # fmt: skip
+    providers = provider_config_keys()
+    for qualified in sorted(config.keys):
+        namespace, _, key = qualified.partition(":")
+        rm = f": pulumi config rm {qualified}"
+        if namespace in (PROJECT, "pulumi") or key in providers.get(namespace, ()):
+            continue
+        if namespace not in providers:
+            p.items.append(f"{qualified}: unknown config namespace {namespace!r}; the stack reads "
+                           + ", ".join(f"{n}:*" for n in sorted({PROJECT, *providers}))
+                           + f" (a typo of {PROJECT}:{key}?){rm}")  # fmt: skip
+            continue
+        allowed = sorted(providers[namespace])
+        why = PROVIDER_POINTERS.get(qualified) or (
+            f"its keys: {', '.join(allowed)}" if allowed else "it takes no configuration"
+        )
+        p.items.append(f"{qualified}: the {namespace} provider has no such setting; {why}{rm}")
+
+
+def read_raw_config(
+    config: pulumi.Config, keys: ConfigKeys
+) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]]]:
+    """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs.
+
+    A key the stack stores as a secret (`pulumi config set --secret`, also `--secret --path
+    botfront:atlas.x`, which encrypts the whole key) is not read unless it is one of SECRET_KEYS
+    (parse_settings refuses it): its value decides what is created, so reading it would put the
+    plaintext into state.
+    """
+    prefix = f"{PROJECT}:"
+    present = {k[len(prefix) :] for k in keys.keys if k.startswith(prefix)}
     raw: dict[str, Any] = {}
     for key in sorted(present | set(KNOWN_KEYS)):
-        if key in SECRET_KEYS:
-            continue
-        text = config.get(key)
-        if text is None or text == "":
-            continue
-        raw[key] = _decode(text) if key in STRUCTURED_KEYS else text
-    secrets: dict[str, pulumi.Output[str]] = {}
-    for key in SECRET_KEYS:
-        value = config.get_secret(key)
-        if value is not None:
-            secrets[key] = value
+        text = config.get(key) if key not in SECRET_KEYS and prefix + key not in keys.secret_keys else None
+        if text:
+            raw[key] = text if PULUMI_TYPES.get(key, "string") == "string" else _decode(text)
+    secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
     return raw, secrets
 
 
@@ -928,5 +682,16 @@ def _decode(text: str) -> Any:
 
 
 def load_settings() -> Settings:
-    raw, secrets = read_raw_config(pulumi.Config(PROJECT))
-    return parse_settings(raw, pulumi.get_stack(), secrets, day2.read_stack_config())
+    keys = read_config_keys()
+    raw, secrets = read_raw_config(pulumi.Config(PROJECT), keys)
+    return parse_settings(raw, pulumi.get_stack(), secrets, deploying=deploying(), stack_config=keys)
+
+
+def deploying() -> bool:
+    """A real `pulumi up`: not a preview (pulumi SDK 3.272.0 runtime/settings.py `is_dry_run`), and
+    not the SDK's mock monitor (unit tests and ops/offline.py's plan, which reach no cloud)."""
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    monitor = runtime_settings.get_monitor()
+    return not pulumi.runtime.is_dry_run() and not isinstance(monitor, mocks.MockMonitor)

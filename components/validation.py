@@ -1,21 +1,33 @@
-"""Small validators that collect every problem instead of stopping at the first.
+"""The config model's vocabulary: field types that explain themselves, and errors that name the key.
 
-Each check names the config key, the value it got and what is allowed, so a user reading the
-error never has to open the code.
+Each field type (`Bool`, `Int`, `Text`, `Choice`, `Quantity`, `Url`, ...) is a pydantic type whose
+validator raises one message naming what is allowed, and whose JSON Schema says the same for
+editors. `problems_from` turns a pydantic `ValidationError` into `botfront:<path>: got <value>;
+<what is allowed>` lines, with "did you mean" suggestions for misspelt keys and values.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Annotated, Any, ClassVar, get_args
 from urllib.parse import urlsplit
 
 import pulumi
-
-T = TypeVar("T")
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -25,10 +37,7 @@ _DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
 
 
 class ConfigError(pulumi.RunError):
-    """Every problem with a stack's configuration, reported at once and without a traceback.
-
-    A `pulumi.RunError` makes the language host print only the message, not the program source.
-    """
+    """Every problem with a stack's configuration at once; a RunError prints without a traceback."""
 
     def __init__(self, problems: list[str], stack: str | None = None) -> None:
         self.problems = problems
@@ -59,94 +68,131 @@ class Problems:
     def add(self, path: str, value: Any, allowed: str) -> None:
         self.items.append(f"{self.key(path)}: got {show(value)}; {allowed}")
 
-    def note(self, message: str) -> None:
-        self.items.append(message)
-
     def raise_if_any(self, stack: str | None = None) -> None:
         if self.items:
             raise ConfigError(self.items, stack)
 
-    # --- typed readers: each returns a usable fallback so validation can go on -------------
 
-    def string(
-        self,
-        path: str,
-        value: Any,
-        default: str,
-        pattern: re.Pattern[str] | None = None,
-        allowed: str = "a string",
-        max_len: int | None = None,
-    ) -> str:
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            self.add(path, value, f"expected {allowed}")
-            return default
-        if (pattern is not None and not pattern.match(value)) or (
-            max_len is not None and len(value) > max_len
-        ):
-            self.add(path, value, f"expected {allowed}")
-            return default
-        return value
+class Model(BaseModel):
+    """A block of config: camelCase keys, nothing unknown, immutable once read."""
 
-    def choice(self, path: str, value: Any, default: str, choices: Iterable[str]) -> str:
-        options = list(choices)
-        if value is None:
-            return default
-        if value not in options:
-            self.add(path, value, "allowed: " + ", ".join(options))
-            return default
-        return str(value)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        defer_build=True,
+    )
+    # Why a key is not accepted here, beyond "unknown key" (e.g. replicas.rasa).
+    UNKNOWN: ClassVar[Mapping[str, str]] = {}
 
-    def boolean(self, path: str, value: Any, default: bool) -> bool:
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        self.add(path, value, "expected true or false")
-        return default
+    def __init__(self, *args: Any, **data: Any) -> None:
+        """Positional arguments fill the fields in order, as a dataclass's would."""
+        super().__init__(**dict(zip(type(self).model_fields, args, strict=False)), **data)
 
-    def integer(self, path: str, value: Any, default: int, low: int, high: int) -> int:
-        if value is None:
-            return default
-        number: int | None = None
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
-            number = value
-        elif (isinstance(value, float) and value.is_integer()) or (
-            isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip())
-        ):
-            number = int(value)
+    def dump(self) -> dict[str, Any]:
+        """As the user writes it (camelCase, unset keys left out): what Kubernetes objects take."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def fail(message: str, at: str | int | None = None) -> PydanticCustomError:
+    """A config error; `at`: the key or index below the validated value that it is about."""
+    return PydanticCustomError("config", "{m}", {"m": message, "at": at})
+
+
+def unique(items: list[Any]) -> list[Any]:
+    for index, item in enumerate(items):
+        if items.index(item) != index:
+            raise fail("listed twice", at=index)
+    return items
+
+
+def Unique(item: Any) -> Any:
+    """A list whose items appear once each."""
+    return Annotated[list[item], AfterValidator(unique), Field(json_schema_extra={"uniqueItems": True})]
+
+
+def suggest(value: Any, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(options), n=1, cutoff=0.6) if value else []
+    if not close and isinstance(value, str):
+        close = [o for o in options if o.lower() == value.lower()]
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def checked(base: type, check: Callable[[Any], Any], schema: dict[str, Any]) -> Any:
+    """`base` validated by `check` (which raises `fail(...)`), documented by `schema`."""
+    return Annotated[base, BeforeValidator(check), WithJsonSchema(schema)]
+
+
+def Bool() -> Any:
+    def check(v: Any) -> bool:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v in ("true", "false"):  # `pulumi config set` stores text
+            return v == "true"
+        raise fail("expected true or false")
+
+    return checked(bool, check, {"type": "boolean"})
+
+
+def as_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if (isinstance(v, float) and v.is_integer()) or (isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v)):
+        return int(v)
+    return None
+
+
+def Int(low: int, high: int, why: str = "") -> Any:
+    def check(v: Any) -> int:
+        number = as_int(v)
         if number is None or not low <= number <= high:
-            self.add(path, value, f"expected a whole number from {low} to {high}")
-            return default
+            raise fail(f"expected a whole number from {low} to {high}{why}")
         return number
 
-    def mapping(self, path: str, value: Any, allowed_keys: Iterable[str] | None = None) -> dict[str, Any]:
-        """An object; unknown keys are problems (a typo must not be silently ignored)."""
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.add(path, value, "expected an object (a YAML mapping)")
-            return {}
-        if allowed_keys is not None:
-            allowed = list(allowed_keys)
-            for key in value:
-                if key not in allowed:
-                    allowed_text = "unknown key; allowed: " + ", ".join(allowed)
-                    self.add(f"{path}.{key}", value[key], allowed_text)
-        return dict(value)
+    return checked(int, check, {"type": "integer", "minimum": low, "maximum": high})
 
-    def each(self, path: str, value: Any, read: Callable[[str, Any], T]) -> list[T]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.add(path, value, "expected a list")
-            return []
-        return [read(f"{path}[{i}]", item) for i, item in enumerate(value)]
+
+def Choice(*options: str) -> Any:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise fail("allowed: " + ", ".join(options) + suggest(v, options))
+        return str(v)
+
+    return checked(str, check, {"enum": list(options)})
+
+
+def Text(pattern: str, rule: str, max_len: int = 253) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or not compiled.match(v) or len(v) > max_len:
+            raise fail(f"expected {rule}")
+        return v
+
+    return checked(str, check, {"type": "string", "pattern": pattern, "maxLength": max_len})
+
+
+def With(check: Callable[[Any], Any], schema: dict[str, Any], base: type = str) -> Any:
+    """A type whose whole rule is `check` (it returns the value or an error message string)."""
+
+    def run(v: Any) -> Any:
+        result = check(v)
+        if isinstance(result, Problem):
+            raise fail(result.text)
+        return result
+
+    return checked(base, run, schema)
+
+
+class Problem:
+    """What a `With` check returns instead of a value."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def parse_quantity(text: str) -> Decimal | None:
@@ -163,58 +209,26 @@ def parse_quantity(text: str) -> Decimal | None:
         return number * _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
-    if suffix == "m":
-        return number / 1000
-    return None
+    return number / 1000 if suffix == "m" else None
 
 
-def check_quantity(problems: Problems, path: str, value: Any, kind: str) -> str | None:
+def Quantity(kind: str) -> Any:
     """A positive quantity; `kind` is "cpu" (cores or millicores) or "bytes"."""
-    if value is None:
-        return None
-    text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    quantity = parse_quantity(text) if isinstance(text, str) else None
-    if kind == "bytes" and isinstance(text, str) and text.strip().endswith("m"):
-        quantity = None  # "512m" bytes means millibytes: almost certainly a typo for 512Mi
-    if quantity is None or quantity <= 0:
-        example = "500m or 1.5 (cores)" if kind == "cpu" else "512Mi, 1Gi or 10Gi"
-        problems.add(path, value, f"expected a positive Kubernetes quantity, e.g. {example}")
-        return None
-    return str(text)
 
+    def check(v: Any) -> Any:
+        text = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        quantity = parse_quantity(text) if isinstance(text, str) else None
+        if kind == "bytes" and isinstance(text, str) and text.strip().endswith("m"):
+            quantity = None  # "512m" bytes means millibytes: almost certainly a typo for 512Mi
+        if quantity is None or quantity <= 0:
+            example = "500m or 1.5 (cores)" if kind == "cpu" else "512Mi, 1Gi or 10Gi"
+            return Problem(f"expected a positive Kubernetes quantity, e.g. {example}")
+        return text
 
-def check_url(problems: Problems, path: str, value: Any, required: bool) -> str | None:
-    """An absolute http(s) URL with a host and no query or fragment."""
-    if value is None or value == "":
-        if required:
-            problems.add(
-                path,
-                value,
-                "required: the public URL users open, e.g. https://botfront.example.com "
-                f"(pulumi config set {problems.key(path)} https://...)",
-            )
-        return None
-    allowed = "expected an absolute http:// or https:// URL with a host and no query or fragment"
-    if not isinstance(value, str) or value != value.strip():
-        problems.add(path, value, allowed)
-        return None
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        problems.add(path, value, allowed)
-        return None
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
-        problems.add(path, value, allowed)
-        return None
-    if port is not None and not 1 <= port <= 65535:
-        problems.add(path, value, allowed)
-        return None
-    if not is_ip(host) and not DNS_SUBDOMAIN.match(host):
-        problems.add(path, value, "the host must be a lower-case DNS name or an IP address")
-        return None
-    return value.rstrip("/")
+    pattern = _QUANTITY.pattern if kind == "cpu" else r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)([KMGTPE]i?|k)?$"
+    return With(
+        check, {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "number", "exclusiveMinimum": 0}]}
+    )
 
 
 def is_ip(host: str) -> bool:
@@ -223,3 +237,76 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def url_check(v: Any) -> Any:
+    """An absolute http(s) URL with a host and no query or fragment, without a trailing '/'."""
+    allowed = Problem("expected an absolute http:// or https:// URL with a host and no query or fragment")
+    if not isinstance(v, str) or v != v.strip():
+        return allowed
+    try:
+        parts = urlsplit(v)
+        port, host = parts.port, parts.hostname or ""
+    except ValueError:
+        return allowed
+    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment or "?" in v:
+        return allowed
+    if port is not None and not 1 <= port <= 65535:
+        return allowed
+    if not is_ip(host) and not DNS_SUBDOMAIN.match(host):
+        return Problem("the host must be a lower-case DNS name or an IP address")
+    return v.rstrip("/")
+
+
+Url = With(url_check, {"type": "string", "format": "uri", "pattern": "^https?://"})
+
+
+def _models_in(annotation: Any) -> list[type[Model]]:
+    if isinstance(annotation, type) and issubclass(annotation, Model):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _model_at(root: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
+    model: type[Model] | None = root
+    for part in loc:
+        if model is None or not isinstance(part, str):
+            continue
+        names = {f.alias or n: f for n, f in model.model_fields.items()}
+        if part not in names:
+            continue  # a key of a dict (e.g. networkPolicy.extraEgress.<service>)
+        found = _models_in(names[part].annotation)
+        model = found[0] if found else None
+    return model
+
+
+def problems_from(error: ValidationError, root: type[Model], p: Problems) -> None:
+    """Add each pydantic error to `p` as key path, value and what is allowed."""
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("~", "[key]"))))
+        kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+        if ctx.get("at") is not None:
+            loc += (ctx["at"],)
+            value = value[ctx["at"]] if isinstance(value, (dict, list)) else value
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        if kind == "extra_forbidden":
+            model = _model_at(root, loc[:-1])
+            keys = [f.alias or n for n, f in model.model_fields.items()] if model else []
+            why = model.UNKNOWN.get(str(loc[-1]), "") if model else ""
+            message = (why + "; " if why else "unknown key; ") + "allowed: " + ", ".join(keys)
+            p.add(path, value, message + suggest(loc[-1], keys))
+        elif kind == "missing":
+            model = _model_at(root, loc[:-1])
+            fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
+            field = fields.get(str(loc[-1]))
+            p.add(path, None, "required" + (f": {field.description}" if field and field.description else ""))
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            p.add(path, value, "expected an object (a YAML mapping)")
+        elif kind in ("list_type", "tuple_type"):
+            p.add(path, value, "expected a list")
+        elif kind == "too_short":
+            p.add(path, value, "expected a non-empty list")
+        elif kind == "config":
+            p.add(path, value, str(ctx["m"]))
+        else:
+            p.add(path, value, item["msg"])

@@ -16,7 +16,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 import pulumi_kubernetes.policy.v1 as policy
 
-from components.day2_settings import EnvSource, Placement
+from components.model import EnvSource, Placement
 from components.pod_options import co_locate_affinity, env_from, pod_scheduling
 from components.settings import Resources
 

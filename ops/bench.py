@@ -141,7 +141,8 @@ def footprint(plan: Plan) -> dict[str, Any]:
 
 
 def sdk_packages_used() -> list[str]:
-    """The Pulumi SDK packages the project's own code imports (scanned, not guessed)."""
+    """The Pulumi SDK packages and the validation library (pydantic) the project's own code imports
+    (scanned, not guessed): importing them is the libraries' cost, not the program's."""
     found: set[str] = set()
     for path in [
         ROOT / "__main__.py",
@@ -155,9 +156,12 @@ def sdk_packages_used() -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
             found.update(
-                n.split(".")[0] for n in names if n == "pulumi" or n.startswith(("pulumi.", "pulumi_"))
+                n.split(".")[0]
+                for n in names
+                if n == "pulumi" or n.startswith(("pulumi.", "pulumi_", "pydantic"))
             )
-    return sorted(found)
+    # pydantic's compiled core is loaded through pydantic, never imported by name here.
+    return sorted(found | ({"pydantic_core"} if "pydantic" in found else set()))
 
 
 # Plans the stack, then names every module of those SDK packages the run loaded: the floor
@@ -200,6 +204,32 @@ def plan_vs_floor(stack: str, runs: int) -> dict[str, Any]:
         "ratio": plan_s / floor_s,
         "floor_modules": len(modules),
     }
+
+
+CONFIG_MODULES = ("components.validation", "components.backup_settings", "components.atlas_settings",
+                  "components.model", "components.settings")  # fmt: skip
+
+
+def config_cost(runs: int) -> dict[str, float]:
+    """The config layer's own cost: importing its modules (their self time, pydantic's own import
+    excluded: it is the library's, in the floor) and validating the dev stack's values."""
+    import_ms = []
+    for _ in range(runs):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import components.settings"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        rows = [line.split("|") for line in result.stderr.splitlines() if line.startswith("import time:")]
+        import_ms.append(sum(int(r[0].split(":")[1]) for r in rows if r[2].strip() in CONFIG_MODULES) / 1000)
+    from components.model import PULUMI_TYPES
+    from components.settings import parse_settings
+    from ops.offline import load_stack_config
+
+    values, _ = load_stack_config("dev")
+    keys = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("botfront:")}
+    raw = {k: v if PULUMI_TYPES.get(k, "string") == "string" else json.loads(v) for k, v in keys.items()}
+    validate_s = warm_median(lambda: parse_settings(raw, "dev"), runs)
+    return {"import_ms": statistics.median(import_ms), "validate_ms": validate_s * 1000}
 
 
 def warm_median(fn: Callable[[], Any], runs: int) -> float:
@@ -259,13 +289,14 @@ def machine() -> str:
 
 def report(runs: int) -> tuple[str, dict[str, Any]]:
     timings = [plan_vs_floor(stack, runs) for stack in STACKS]
+    config = config_cost(runs)
     blasts = [blast_radius(name) for name in CANONICAL_CHANGES]
     prints = [footprint(run_program(stack)) for stack in STACKS]
     scale = scaling(runs)
     lines = [f"Machine: {machine()}; median of {runs} runs", ""]
     lines += [
         "Plan time vs floor (fresh interpreter each; floor = importing every module of the Pulumi",
-        "SDK packages that the plan loaded, and nothing else)",
+        "SDK packages and of pydantic that the plan loaded, and nothing else)",
         "",
     ]
     lines += ["| stack | plan (s) | floor (s) | ratio |", "|---|---:|---:|---:|"]
@@ -273,6 +304,9 @@ def report(runs: int) -> tuple[str, dict[str, Any]]:
         f"| {t['stack']} | {t['plan_s']:.2f} | {t['floor_s']:.2f} | {t['ratio']:.2f} |" for t in timings
     ]
     lines += [
+        "",
+        f"Config layer (components/model.py and its validators): importing it {config['import_ms']:.0f} ms "
+        f"beyond pydantic's own import; validating the dev stack {config['validate_ms']:.1f} ms.",
         "",
         "Blast radius (resources whose inputs change; the verification Job and its objects are not",
         "counted: a new Job re-runs the checks after every change by design, shown in the last column)",
@@ -315,6 +349,7 @@ def report(runs: int) -> tuple[str, dict[str, Any]]:
     ]
     data = {
         "timings": timings,
+        "config": config,
         "blast_radius": blasts,
         "footprint": prints,
         "scale": scale,

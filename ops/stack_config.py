@@ -409,7 +409,10 @@ def _declare(
 
 
 @dataclass
-class StackConfig:
+class StackFile:
+    """A stack file as the CLI hands it to the program (components/settings.py `ConfigKeys` is what
+    the program then sees of it at run time: the keys and which are secrets)."""
+
     values: dict[str, str]  # qualified key -> text handed to the program
     secret_keys: list[str]
     warnings: list[str]
@@ -446,7 +449,7 @@ def _content(value: Any) -> Any:
     return json.loads(text) if is_object else text
 
 
-def read_stack(stack: str, root: Path) -> StackConfig:
+def read_stack(stack: str, root: Path) -> StackFile:
     """Project defaults overlaid with `stacks/Pulumi.<stack>.yaml`, checked as the CLI checks them.
 
     Every problem is reported at once (the CLI stops at the first). Encrypted (`secure:`) values
@@ -530,7 +533,7 @@ def read_stack(stack: str, root: Path) -> StackConfig:
         values[key] = text
     if problems:
         raise StackFileError("\n".join(problems))
-    return StackConfig(values, secret_keys, warnings)
+    return StackFile(values, secret_keys, warnings)
 
 
 def _describe(value: Any) -> str:

@@ -18,7 +18,9 @@ from components.atlas import (
     build_mongo_url,
     srv_host,
 )
-from components.atlas_settings import AccessEntry, AtlasSettings, AutoScaling, BackupPolicy
+from components.atlas_settings import AtlasSettings, BackupPolicy
+from components.model import AccessObject as AccessEntry
+from components.model import AutoScaling
 
 SRV = "mongodb+srv://bf-staging.abcde.mongodb.net"
 HOST = "bf-staging.abcde.mongodb.net"

@@ -6,16 +6,12 @@ from typing import Any
 
 import pytest
 
-from components.atlas_settings import (
-    AccessEntry,
-    AtlasSettings,
-    AutoScaling,
-    BackupPolicy,
-    default_cluster_name,
-    default_project_name,
-    parse_atlas,
-)
-from components.validation import Problems, show
+from components.atlas_catalog import default_cluster_name, default_project_name
+from components.atlas_settings import AtlasSettings, BackupPolicy
+from components.model import AccessObject as AccessEntry
+from components.model import AutoScaling
+from components.settings import parse_settings
+from components.validation import ConfigError, show
 
 ORG = "5f1e2d3c4b5a697887766554"
 PROJECT = "65a0b1c2d3e4f5a6b7c8d9e0"
@@ -28,6 +24,9 @@ GOOD: dict[str, Any] = {
 }
 
 
+ABSENT = object()
+
+
 def parse(
     atlas: Any = None,
     *,
@@ -37,13 +36,21 @@ def parse(
     protect: bool = True,
     **overrides: Any,
 ) -> tuple[AtlasSettings | None, list[str]]:
-    """parse_atlas on GOOD (or `atlas`) with `overrides` applied; None values delete a key."""
+    """The block GOOD (or `atlas`) with `overrides` applied (None deletes a key), through parse_settings."""
     if atlas is None:
         atlas = {**GOOD, **overrides}
         atlas = {k: v for k, v in atlas.items() if v is not None}
-    p = Problems("botfront")
-    settings = parse_atlas(p, atlas, mode=mode, db_name=db, oplog=oplog, protect=protect)
-    return settings, p.items
+    raw = {
+        "rootUrl": "https://bf.example.com",
+        "protect": protect,
+        "database": {"mode": mode, "name": db, "oplog": oplog},
+    }
+    if atlas is not ABSENT:
+        raw["atlas"] = atlas
+    try:
+        return parse_settings(raw, "test").atlas, []
+    except ConfigError as error:
+        return None, error.problems
 
 
 # --- valid blocks --------------------------------------------------------------------------
@@ -131,7 +138,7 @@ def test_allow_anywhere_adds_the_open_entry_once() -> None:
 
 @pytest.mark.parametrize("size", ["M0", "FLEX"])
 def test_shared_tiers_without_oplog(size: str) -> None:
-    settings, problems = parse(instanceSize=size, oplog=False)
+    settings, problems = parse(instanceSize=size, oplog=False, protect=False)
     assert problems == []
     assert settings is not None and not settings.dedicated
     assert settings.mongo_version is None  # Atlas picks it on shared tiers
@@ -172,9 +179,7 @@ def test_default_names_are_valid_atlas_names() -> None:
 
 
 def test_incluster_ignores_a_missing_block() -> None:
-    p = Problems("botfront")
-    assert parse_atlas(p, None, mode="incluster", db_name="bf", oplog=True, protect=True) is None
-    assert p.items == []
+    assert parse(ABSENT, mode="incluster", oplog=True) == (None, [])
 
 
 def test_incluster_refuses_an_atlas_block() -> None:
@@ -186,9 +191,8 @@ def test_incluster_refuses_an_atlas_block() -> None:
 
 
 def test_atlas_mode_requires_the_block() -> None:
-    p = Problems("botfront")
-    assert parse_atlas(p, None, mode="atlas", db_name="bf", oplog=False, protect=True) is None
-    assert p.items[0].startswith("botfront:atlas: got None; required when database.mode is atlas")
+    _, problems = parse(ABSENT)
+    assert problems[0].startswith("botfront:atlas: got None; required when database.mode is atlas")
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -425,13 +429,6 @@ BAD = [
         over={"autoScaling": {"computeMax": "R40"}},
     ),
     bad(
-        "scaling-nvme-disk",
-        "atlas.autoScaling.disk",
-        True,
-        "NVMe",
-        over={"instanceSize": "M40_NVME", "autoScaling": {"disk": True}},
-    ),
-    bad(
         "scaling-unknown-key",
         "atlas.autoScaling.cpu",
         True,
@@ -479,6 +476,37 @@ BAD = [
         "only applies with atlas.backup: true",
         over={"backup": False, "backupRetentionDays": 7},
     ),
+    # What Atlas would refuse later (tiers per provider, disk limit) and the policy pack at preview.
+    bad(
+        "gen2-on-gcp",
+        "atlas.instanceSize",
+        "M30_GEN_2",
+        "Gen2 tiers exist on AWS only",
+        over={"provider": "GCP", "region": "WESTERN_EUROPE", "instanceSize": "M30_GEN_2", "diskSizeGb": 40},
+    ),
+    bad(
+        "gen2-too-small",
+        "atlas.instanceSize",
+        "M10_GEN_2",
+        "from M30_GEN_2",
+        over={"instanceSize": "M10_GEN_2"},
+    ),
+    bad(
+        "tier-not-on-azure",
+        "atlas.instanceSize",
+        "M140",
+        "AZURE offers M10, M20",
+        over={"provider": "AZURE", "region": "EUROPE_WEST", "instanceSize": "M140"},
+    ),
+    bad(
+        "disk-beyond-tier",
+        "atlas.diskSizeGb",
+        200,
+        "at most 100 GB on M10",
+        over={"provider": "GCP", "region": "WESTERN_EUROPE", "diskSizeGb": 200},
+    ),
+    bad("protected-m0", "atlas.instanceSize", "M0", "needs backups", over={"instanceSize": "M0"}),
+    bad("protected-no-backup", "atlas.backup", False, "keeps cloud backups", over={"backup": False}),
     bad("reserved-db-name", "database.name", "admin", "MongoDB's own databases", kw={"db": "admin"}),
 ]
 
@@ -496,3 +524,14 @@ def test_bad_block(
     matching = [item for item in problems if item.startswith(prefix)]
     assert matching, f"no problem starts with {prefix!r}: {problems}"
     assert any(phrase in item for item in matching), f"{phrase!r} not in {matching}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_stacks_the_policy_protects_must_keep_protect_on(stack: str) -> None:
+    database = {"mode": "atlas", "oplog": False}
+    raw = {"rootUrl": "https://bf.example.com", "protect": False, "database": database, "atlas": GOOD}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, stack)
+    (problem,) = [p for p in info.value.problems if p.startswith("botfront:protect: got False; ")]
+    assert "staging and prod" in problem
+    assert parse_settings(raw, "qa").atlas is not None  # other names: the stack's own choice

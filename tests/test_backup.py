@@ -39,12 +39,11 @@ from components.backup_settings import (
     CronError,
     archive_name_problem,
     cron_problem,
-    parse_backup,
     parse_cron,
 )
 from components.mongo import InClusterMongo, InClusterMongoArgs
 from components.settings import Resources
-from components.validation import Problems, show
+from components.validation import ConfigError, show
 from ops.offline import Plan, PlannedResource, load_stack_config, run_components
 from ops.plan import schema_errors
 
@@ -58,16 +57,31 @@ PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 def parse(
     block: Any = None, restore_from: Any = None, *, mode: str = "incluster", protect: bool = True
 ) -> tuple[BackupSettings | None, list[str]]:
-    p = Problems("botfront")
-    result = parse_backup(p, block, restore_from, mode=mode, protect=protect)
-    return result, p.items
+    """`botfront:backup` and `botfront:restoreFrom` through parse_settings (atlas mode gets a valid block)."""
+    raw: dict[str, Any] = {
+        "rootUrl": "https://bf.example.com",
+        "protect": protect,
+        "database": {"mode": mode},
+    }
+    if mode == "atlas":
+        raw["database"]["oplog"] = False
+        raw["atlas"] = {
+            "orgId": "5f1e2d3c4b5a697887766554",
+            "region": "EU_WEST_1",
+            "accessList": ["203.0.113.0/24"],
+        }
+    raw |= {k: v for k, v in (("backup", block), ("restoreFrom", restore_from)) if v is not None}
+    try:
+        return settings_module.parse_settings(raw, "test").backup, []
+    except ConfigError as error:
+        return None, error.problems
 
 
 # ---- settings: valid ---------------------------------------------------------------------------
 
 
 def test_an_empty_block_turns_backups_on_with_defaults() -> None:
-    assert parse({}) == (
+    assert parse({"enabled": True}) == (
         BackupSettings(schedule=DEFAULT_SCHEDULE, retention=DEFAULT_RETENTION, size=DEFAULT_SIZE),
         [],
     )
@@ -90,7 +104,7 @@ def test_no_block_or_enabled_false_means_no_backups_and_no_problem() -> None:
 
 
 def test_the_source_database_of_an_archive_may_contain_dashes() -> None:
-    result, problems = parse({}, "my-db-20240131T023000Z.archive.gz")
+    result, problems = parse({"enabled": True}, "my-db-20240131T023000Z.archive.gz")
     assert problems == [] and result is not None
     assert result.restore_source_database == "my-db"
 
@@ -110,7 +124,7 @@ BAD: list[tuple[str, Any, Any, str, str, str]] = [
     ("retention-negative", {"retention": -3}, None, "incluster", "backup.retention", "must be at least 1"),
     ("retention-text", {"retention": "many"}, None, "incluster", "backup.retention", "whole number"),
     ("retention-bool", {"retention": True}, None, "incluster", "backup.retention", "whole number"),
-    ("retention-huge", {"retention": 5000}, None, "incluster", "backup.retention", "at most 1000"),
+    ("retention-huge", {"retention": 5000}, None, "incluster", "backup.retention", "from 1 to 1000"),
     ("size-millibytes", {"size": "512m"}, None, "incluster", "backup.size", "Kubernetes quantity"),
     ("storage-class", {"storageClass": "Fast_SSD"}, None, "incluster", "backup.storageClass", "StorageClass"),
     ("unknown-key", {"keep": 3}, None, "incluster", "backup.keep", "unknown key"),
@@ -247,9 +261,7 @@ def test_valid_expressions_expand_to_exactly_the_values_they_name(case: tuple[st
     if _never_runs(expected, expression.split()[4]):
         assert cron_problem(expression) is not None and "never runs" in str(cron_problem(expression))
         return
-    schedule = parse_cron(expression)
-    got = [schedule.minutes, schedule.hours, schedule.days_of_month, schedule.months, schedule.days_of_week]
-    assert [set(values) for values in got] == expected
+    assert [set(values) for values in parse_cron(expression)] == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,5 +1,5 @@
-"""Parsing and validation of the day-2 keys (components/day2_settings.py), through parse_settings:
-each refusal names the key, the bad value and what is allowed; warnings warn and deploy."""
+"""Parsing and validation of the day-2 keys (components/model.py, components/settings.py), through
+parse_settings: each refusal names the key, the bad value and what is allowed; warnings warn and deploy."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import kubernetes_validate
 import pulumi
 import pytest
 
-from components import day2_settings as day2
-from components.day2_settings import EgressRule, EnvSource, Placement, PortSpec, SecretKeyRef, StackConfig
-from components.settings import parse_settings
+from components import model
+from components import settings as settings_module
+from components.model import EgressRule, EnvSource, Placement, PortSpec, Ref, SecretKeyRef
+from components.rotation import keepers
+from components.settings import ConfigKeys, parse_settings
 from components.validation import ConfigError
 
 SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / "v1.30.0-local-strict"
@@ -25,7 +27,7 @@ def settings(**values: Any) -> Any:
     return parse_settings({**BASE, **values}, "test")
 
 
-def problems_of(stack_config: StackConfig | None = None, **values: Any) -> list[str]:
+def problems_of(stack_config: ConfigKeys | None = None, **values: Any) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_settings({**BASE, **values}, "test", stack_config=stack_config)
     return info.value.problems
@@ -76,9 +78,13 @@ def test_actions_env_and_env_from_reach_the_default_project() -> None:
     (project,) = s.projects
     assert project.actions_env == {"SHOP_API_URL": "https://shop.example.com", "TIMEOUT": "30"}
     assert project.actions_env_from == (
-        EnvSource("secretRef", "shop-credentials"),
-        EnvSource("configMapRef", "shop"),
+        EnvSource(secret_ref=Ref("shop-credentials")),
+        EnvSource(config_map_ref=Ref("shop")),
     )
+    assert [(s.kind, s.name) for s in project.actions_env_from] == [
+        ("secretRef", "shop-credentials"),
+        ("configMapRef", "shop"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -93,6 +99,12 @@ def test_actions_env_and_env_from_reach_the_default_project() -> None:
         "GCP_CREDENTIALS",
         "SSH_PRIVATE_KEY",
         "PRIVATEKEY",
+        "SMTP_PASS",
+        "PASS",
+        "LDAP_PASSWD",
+        "SENTRY_DSN",
+        "AUTH",
+        "BASIC_AUTH_HEADER",
     ],
 )
 def test_secret_looking_env_names_are_refused_with_a_pointer_to_env_from(name: str) -> None:
@@ -138,6 +150,25 @@ def test_bad_actions_env_from(env_from: Any, path: str, hint: str) -> None:
     assert problem.startswith(f"botfront:{path}: got ") and hint in problem
 
 
+@pytest.mark.parametrize(
+    "value", ["postgres://shop:hunter2-value@db:5432/shop", "https://user:hunter2-value@api.example.com"]
+)
+def test_urls_with_a_password_are_refused_whatever_the_name(value: str) -> None:
+    problem = one_problem(actions={**ACTIONS, "env": {"SHOP_DB": value}})
+    assert problem.startswith("botfront:actions.env.SHOP_DB: got '[hidden]'; ")
+    assert "actions.envFrom" in problem and "hunter2-value" not in problem
+
+
+def test_names_and_urls_that_only_look_close_pass() -> None:
+    env = {
+        "AUTHOR": "a",
+        "PASSPORT_URL": "https://api.example.com/x",
+        "COMPASS": "n",
+        "USER_URL": "http://u@h",
+    }
+    assert settings(actions={**ACTIONS, "env": env}).projects[0].actions_env == env
+
+
 def test_each_project_has_its_own_actions_env() -> None:
     s = settings(
         actions={**ACTIONS, "env": {"WHO": "top"}},
@@ -153,7 +184,7 @@ def test_each_project_has_its_own_actions_env() -> None:
     by_id = {p.id: p for p in s.projects}
     assert by_id["bf"].actions_env == {"WHO": "top"}  # the top-level actions belong to projectId
     assert by_id["shop"].actions_env == {"WHO": "shop"}
-    assert by_id["shop"].actions_env_from == (EnvSource("secretRef", "s"),)
+    assert by_id["shop"].actions_env_from == (EnvSource(secret_ref=Ref("s")),)
     assert by_id["faq"].actions_env == {} and by_id["faq"].actions_env_from == ()
     problem = one_problem(
         projects=[{"id": "bf"}, {"id": "shop", "actions": {**ACTIONS, "env": {"X_TOKEN": "t"}}}]
@@ -167,7 +198,7 @@ def test_reserved_names_are_those_the_actions_pod_sets() -> None:
 
     s = settings(actions=ACTIONS)
     name, project = s.actions[0]
-    assert {e.name for e in actions_spec(s, name, project).env} == set(day2.ACTIONS_RESERVED_ENV)
+    assert {e.name for e in actions_spec(s, name, project).env} == set(settings_module.ACTIONS_RESERVED_ENV)
 
 
 # ---- placement --------------------------------------------------------------------------------
@@ -206,10 +237,11 @@ def test_placement_service_fields_replace_the_defaults_fields() -> None:
             "jobs": {"tolerations": [], "affinity": AFFINITY},
         }
     )
-    assert s.placement_for("rasa") == Placement({"pool": "highmem"}, (TOLERATION,), None)
-    assert s.placement_for("botfront") == Placement({"pool": "general"}, (TOLERATION,), None)
+    assert s.placement_for("rasa") == Placement({"pool": "highmem"}, [TOLERATION], None)
+    assert s.placement_for("botfront") == Placement({"pool": "general"}, [TOLERATION], None)
     # An empty list is a value: it replaces the default's tolerations with none.
-    assert s.placement_for("jobs") == Placement({"pool": "general"}, (), AFFINITY)
+    assert s.placement_for("jobs") == Placement({"pool": "general"}, [], AFFINITY)
+    assert s.placement_for("jobs").affinity.dump() == AFFINITY  # what the pod spec gets, as written
     assert settings().placement_for("mongo") == Placement()
 
 
@@ -347,13 +379,16 @@ def test_accepted_affinity_and_tolerations_are_valid_kubernetes() -> None:
         placement={"default": {"affinity": AFFINITY, "tolerations": [TOLERATION, toleration_all, no_execute]}}
     )
     placed = s.placement_for("rasa")
-    assert _schema_accepts(_pod(list(placed.tolerations or ()), placed.affinity))
+    assert placed.tolerations and placed.affinity
+    assert _schema_accepts(_pod([t.dump() for t in placed.tolerations], placed.affinity.dump()))
 
 
-def test_the_shape_tables_are_the_kubernetes_schema() -> None:
-    """AFFINITY_SHAPE and TOLERATION_KEYS list exactly the fields of the strict schema at every
+def test_the_shape_models_are_the_kubernetes_schema() -> None:
+    """model.Affinity and model.Toleration have exactly the fields of the strict schema at every
     level (kubernetes-validate's v1.30 definitions): nothing the API has is refused, nothing it
     lacks is accepted."""
+    from components.validation import _models_in
+
     definitions = json.loads((SCHEMAS / "_definitions.json").read_text())["$defs"]
 
     def resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -365,15 +400,16 @@ def test_the_shape_tables_are_the_kubernetes_schema() -> None:
 
     def compare(shape: Any, schema: dict[str, Any], path: str) -> int:
         schema = resolve(schema)
-        if isinstance(shape, list):
-            return compare(shape[0], schema, path + "[]")
-        if not isinstance(shape, dict):
-            return 0
-        assert set(shape) == set(schema["properties"]), path
-        return 1 + sum(compare(sub, schema["properties"][key], f"{path}.{key}") for key, sub in shape.items())
+        fields = {f.alias: f for f in shape.model_fields.values()}
+        assert set(fields) == set(schema["properties"]), path
+        return 1 + sum(
+            compare(sub, schema["properties"][key], f"{path}.{key}")
+            for key, field in fields.items()
+            for sub in _models_in(field.annotation)
+        )
 
-    assert compare(day2.AFFINITY_SHAPE, definitions["io.k8s.api.core.v1.Affinity"], "affinity") >= 10
-    assert set(day2.TOLERATION_KEYS) == set(definitions["io.k8s.api.core.v1.Toleration"]["properties"])
+    assert compare(model.Affinity, definitions["io.k8s.api.core.v1.Affinity"], "affinity") >= 10
+    assert compare(model.Toleration, definitions["io.k8s.api.core.v1.Toleration"], "toleration") == 1
 
 
 # ---- networkPolicy.extraEgress ----------------------------------------------------------------
@@ -399,11 +435,11 @@ def test_extra_egress_rules() -> None:
         },
     )
     assert s.network_policy.extra_egress == {
-        "actions": (
-            EgressRule("10.20.0.0/16", None, None, (PortSpec(5432),)),
-            EgressRule(None, "shop", {"app": "api"}, (PortSpec(8080, "TCP"),)),
-        ),
-        "rasa": (EgressRule(None, "monitoring", None, (PortSpec(4317), PortSpec(53, "UDP"))),),
+        "actions": [
+            EgressRule("10.20.0.0/16", None, None, [PortSpec(5432)]),
+            EgressRule(None, "shop", {"app": "api"}, [PortSpec(8080, "TCP")]),
+        ],
+        "rasa": [EgressRule(None, "monitoring", None, [PortSpec(4317), PortSpec(53, "UDP")])],
     }
     assert settings().network_policy.extra_egress == {}
 
@@ -557,8 +593,8 @@ def test_bad_external_database(database: dict[str, Any], extra: dict[str, Any], 
 def test_rotate() -> None:
     assert settings().rotate == {}
     assert settings(rotate={"apiKey": 2, "rasaToken": "1"}).rotate == {"apiKey": 2, "rasaToken": 1}
-    assert day2.keepers({}, "apiKey") is None and day2.keepers({"apiKey": 0}, "apiKey") is None
-    assert day2.keepers({"apiKey": 3}, "apiKey") == {"generation": "3"}
+    assert keepers({}, "apiKey") is None and keepers({"apiKey": 0}, "apiKey") is None
+    assert keepers({"apiKey": 3}, "apiKey") == {"generation": "3"}
 
 
 @pytest.mark.parametrize(
@@ -566,8 +602,8 @@ def test_rotate() -> None:
     [
         ({"apiKey": -1}, "rotate.apiKey", "whole number from 0"),
         ({"apiKey": 1.5}, "rotate.apiKey", "whole number from 0"),
-        ({"apikey": 1}, "rotate.apikey", "rotatable: apiKey, rasaToken"),
-        ({"mongoPassword": 1}, "rotate.mongoPassword", "db.changeUserPassword"),
+        ({"apikey": 1}, "rotate.apikey", "allowed: apiKey, rasaToken (did you mean apiKey?)"),
+        ({"mongoPassword": 1}, "rotate.mongoPassword", "postStart hook"),
         ([1], "rotate", "expected an object"),
     ],
 )
@@ -579,11 +615,11 @@ def test_bad_rotate(rotate: Any, path: str, hint: str) -> None:
 # ---- plain-text secrets, unknown namespaces and provider keys --------------------------------------
 
 
-def config(*keys: str, secret: tuple[str, ...] = ()) -> StackConfig:
-    return StackConfig(frozenset({"botfront:rootUrl", *keys, *secret}), frozenset(secret))
+def config(*keys: str, secret: tuple[str, ...] = ()) -> ConfigKeys:
+    return ConfigKeys(frozenset({"botfront:rootUrl", *keys, *secret}), frozenset(secret))
 
 
-@pytest.mark.parametrize("key", day2.MUST_BE_SECRET)
+@pytest.mark.parametrize("key", ["mailUrl", "chatbaseApiKey"])
 def test_plain_text_secret_keys_are_refused_with_the_command_to_use(key: str) -> None:
     (problem,) = problems_of(config(f"botfront:{key}"))
     assert problem.startswith(f"botfront:{key}: got '[plain text]'; ")
@@ -599,6 +635,11 @@ def test_plain_text_secret_keys_are_refused_with_the_command_to_use(key: str) ->
         ("kubernetes:contxt", "the kubernetes provider has no such setting"),
         ("mongodbatlas:publickey", "the mongodbatlas provider has no such setting"),
         ("random:seed", "the random provider has no such setting; it takes no configuration"),
+        # The stack's explicit provider reads only kubernetes:context, kubeconfig, clusterIdentifier
+        # (components/cluster.py): every other provider field would be silently ignored.
+        ("kubernetes:namespace", "no such setting; use botfront:namespace"),
+        ("kubernetes:renderYamlToDirectory", "no such setting; use botfront:renderTo"),
+        ("kubernetes:cluster", "its keys: clusterIdentifier, context, kubeconfig"),
     ],
 )
 def test_unknown_namespaces_and_provider_keys_are_refused_naming_the_key(key: str, hint: str) -> None:
@@ -611,8 +652,7 @@ def test_unknown_namespaces_and_provider_keys_are_refused_naming_the_key(key: st
     [
         "kubernetes:context",
         "kubernetes:kubeconfig",
-        "kubernetes:namespace",
-        "kubernetes:renderYamlToDirectory",
+        "kubernetes:clusterIdentifier",
         "mongodbatlas:publicKey",
         "mongodbatlas:privateKey",
         "mongodbatlas:baseUrl",
@@ -694,7 +734,7 @@ def test_stack_config_is_read_as_the_language_host_passes_it(monkeypatch: pytest
     monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["botfront:mailUrl"]))
     pulumi.runtime.set_all_config({}, [])
     try:
-        stack_config = day2.read_stack_config()
+        stack_config = settings_module.read_config_keys()
     finally:
         monkeypatch.delenv("PULUMI_CONFIG")
         monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS")
@@ -726,6 +766,18 @@ def test_extra_egress_for_pods_the_stack_does_not_run_is_refused(
     settings(networkPolicy={"extraEgress": {"botfront": rules, "rasa": rules, service: []}}, **values)
 
 
+def test_release_0_27_5_has_no_rasa_token(warnings: list[str]) -> None:
+    """0.27.5's Rasa runs without a token (components/releases.py `rasa_token=False`)."""
+    problem = one_problem(release="0.27.5", rotate={"rasaToken": 1})
+    assert problem.startswith("botfront:rotate.rasaToken: got 1; ") and "takes no token" in problem
+    settings(release="0.27.5", rotate={"apiKey": 1})
+    settings(release="0.27.5", networkPolicy={"enabled": False})
+    assert any("networkPolicy.enabled is false on release 0.27.5" in w for w in warnings), warnings
+    warnings.clear()
+    settings(networkPolicy={"enabled": False})  # the default release's Rasa checks its token
+    assert warnings == []
+
+
 def test_existing_namespace_with_network_policies_warns(warnings: list[str]) -> None:
     parse_settings({**BASE, "namespace": "team-bots", "createNamespace": False}, "test")
     assert any("default-deny" in w and "'team-bots'" in w for w in warnings)
@@ -752,4 +804,4 @@ def test_existing_namespace_with_network_policies_warns(warnings: list[str]) -> 
 def test_each_object_name_maps_to_its_settings_key(name: str, key: str) -> None:
     from components.pod_options import settings_key
 
-    assert settings_key(name) == key and key in day2.PLACEMENT_SERVICES
+    assert settings_key(name) == key and key in model.SERVICES

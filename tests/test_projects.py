@@ -164,12 +164,17 @@ BASE = {"rootUrl": "https://botfront.example.com"}
             "unknown key",
         ),
         ([{"id": "bf", "environments": []}], "projects[0].environments", "non-empty"),
-        ({"id": "bf"}, "projects", "non-empty list"),
+        ({"id": "bf"}, "projects", "expected a list"),
         ([{"id": "bf", "actions": {"image": "acme/actions:latest"}}], "projects[0].actions.image", "latest"),
         (
             [{"id": "bf", "resources": {"limits": {"memory": "lots"}}}],
             "projects[0].resources.limits.memory",
             "quantity",
+        ),
+        (
+            [{"id": "bf", "environments": ["development", "production", "development"]}],
+            "projects[0].environments[2]",
+            "got 'development'; listed twice",
         ),
     ],
 )

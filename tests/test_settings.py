@@ -3,15 +3,19 @@ all problems are reported at once, and the rules are general (property tests), n
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 import ops.offline
+from components import settings as settings_module
 from components.settings import derive_rasa_url, parse_settings
 from components.validation import ConfigError, parse_quantity, show
 
@@ -121,6 +125,37 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, Any, str]] = [
         "https like rootUrl",
     ),
     (with_base(rootURL="https://x.example.com"), "rootURL", "https://x.example.com", "unknown key"),
+    # The model's own cases: suggestions for misspelt keys and values, the new key, list items.
+    (with_base(rootURL="https://x.example.com"), "rootURL", "https://x.example.com", "did you mean rootUrl?"),
+    (with_base(platfrom="openshift"), "platfrom", "openshift", "did you mean platform?"),
+    (
+        with_base(models={"accesMode": "ReadWriteMany"}),
+        "models.accesMode",
+        "ReadWriteMany",
+        "did you mean accessMode?",
+    ),
+    (
+        with_base(models={"accessMode": "ReadWriteMny"}),
+        "models.accessMode",
+        "ReadWriteMny",
+        "did you mean ReadWriteMany?",
+    ),
+    (with_base(release="1.05"), "release", "1.05", "did you mean 1.0.5?"),
+    (with_base(verify="yes"), "verify", "yes", "true or false"),
+    (with_base(replicas={"duckling": 2.5}), "replicas.duckling", 2.5, "whole number"),
+    (
+        with_base(projects=[{"id": "bf", "enviroments": ["production"]}]),
+        "projects[0].enviroments",
+        ["production"],
+        "did you mean environments?",
+    ),
+    (
+        with_base(database={"mode": "atlas", "size": "10Gi"}),
+        "database.size",
+        "10Gi",
+        "only applies to database.mode incluster",
+    ),
+    (with_base(restoreFrom="bf.archive.gz"), "restoreFrom", "bf.archive.gz", "<database>-<UTC timestamp"),
 ]
 
 
@@ -259,3 +294,77 @@ def test_quantities_compare_across_units() -> None:
 def test_any_dns_host_makes_a_valid_root_url(host: str) -> None:
     s = parse_settings({"rootUrl": f"https://{host}"}, "t")
     assert s.root_url == f"https://{host}" and s.rasa_url == f"https://rasa.{host}"
+
+
+# --- placeholders of the shipped stack files, secrets where plain values belong ----------------
+
+PROD = {
+    key.split(":", 1)[1]: value
+    for key, value in yaml.safe_load((Path(__file__).parent.parent / "stacks/Pulumi.prod.yaml").read_text())[
+        "config"
+    ].items()
+    if key.startswith("botfront:")
+}
+
+
+def test_placeholders_are_refused_by_an_update_naming_each_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(PROD, "prod", deploying=True)
+    keys = [p.split(": got", 1)[0] for p in info.value.problems]
+    assert keys == ["botfront:atlas.orgId", "botfront:atlas.accessList[0]", "botfront:atlas.accessList[1]"]
+    assert all("placeholder" in p for p in info.value.problems)
+
+
+def test_placeholders_only_warn_in_a_preview_or_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    assert parse_settings(PROD, "prod").atlas is not None
+    assert [w.split(":", 2)[1] for w in warnings] == [
+        "atlas.orgId",
+        "atlas.accessList[0]",
+        "atlas.accessList[1]",
+    ]
+    own = {
+        **PROD,
+        "atlas": {**PROD["atlas"], "orgId": "5f1e2d3c4b5a697887766554", "accessList": ["100.64.0.0/16"]},
+    }
+    assert parse_settings(own, "prod", deploying=True).atlas is not None
+
+
+def test_only_a_real_update_is_deploying(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
+    monkeypatch.setattr(runtime_settings, "get_monitor", lambda: object())  # the engine's monitor
+    assert settings_module.deploying()
+    monkeypatch.setattr(
+        runtime_settings, "get_monitor", lambda: mocks.MockMonitor(ops.offline.OfflineMocks())
+    )
+    assert not settings_module.deploying()
+    monkeypatch.setattr(runtime_settings, "get_monitor", lambda: object())
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)  # a preview
+    assert not settings_module.deploying()
+
+
+@pytest.mark.parametrize("how", ["automation", "environment"])
+def test_a_secret_structured_key_is_refused_not_read_as_plain_text(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pulumi config set --secret --path botfront:database.name x` encrypts the whole key.
+    if how == "environment":  # the language host lists secret keys in PULUMI_CONFIG_SECRET_KEYS
+        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["botfront:database"]))
+        overrides, secrets = {"database": {"mode": "incluster", "name": "x"}}, None
+    else:
+        overrides, secrets = {}, {"database": json.dumps({"mode": "incluster", "name": "x"})}
+    with pytest.raises(ConfigError) as info:
+        ops.offline.run_program("dev", overrides, secrets=secrets)
+    (problem,) = info.value.problems
+    assert (
+        problem.startswith("botfront:database: got '[secret]'; stored as a secret") and "'x'" not in problem
+    )
+
+
+def test_secret_keys_stay_secret() -> None:
+    plan = ops.offline.run_program("dev", secrets={"mailUrl": "smtp://u:p@mail.example.com"})
+    assert "smtp://u:p@mail.example.com" not in json.dumps(plan.as_json())
