@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -60,3 +61,13 @@ def stack_plan(request: pytest.FixtureRequest) -> Plan:
 
 def project_root() -> Path:
     return ROOT
+
+
+def leaked_secrets(plan: Plan, text: str) -> list[str]:
+    """Generated secrets found in `text`: as generated, URL-encoded (as inside a Mongo URL) or by
+    their first 16 characters (a value cut short, or with an encoded character near its end)."""
+    return [
+        value
+        for value in plan.generated_secrets
+        if value in text or quote(value, safe="") in text or value[:16] in text
+    ]

@@ -13,7 +13,7 @@ import yaml
 from components.releases import CATALOG, pinning_problem
 from ops.offline import Plan, run_program
 from ops.plan import schema_errors
-from tests.conftest import STACKS, container, deployment, env_of, kubernetes_objects, plan_for
+from tests.conftest import STACKS, container, deployment, env_of, kubernetes_objects, leaked_secrets, plan_for
 
 SECRET_ENV = {
     "MONGO_URL",
@@ -61,8 +61,7 @@ def test_every_image_is_pinned(stack_plan: Plan) -> None:
 def test_no_generated_secret_appears_in_any_manifest_or_output(stack_plan: Plan) -> None:
     text = json.dumps(stack_plan.as_json())
     assert stack_plan.generated_secrets
-    for value in stack_plan.generated_secrets:
-        assert value not in text
+    assert leaked_secrets(stack_plan, text) == []
     assert {"rasaAuthToken", "graphqlApiKey", "mongoUrl"} <= stack_plan.secret_outputs
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ops.offline import Plan
-from tests.conftest import container, deployment, env_of, plan_for
+from tests.conftest import container, deployment, env_of, leaked_secrets, plan_for
 
 RELEASES = ("1.0.5", "1.0.4", "1.0.3", "0.27.5")
 ACTIONS = {"image": "ghcr.io/acme/bot-actions:2.1.0"}
@@ -56,7 +56,7 @@ def test_botfront_readiness_authenticates_where_health_needs_the_key(release: st
     # The key is read from the container's environment: no value in the pod spec.
     assert "process.env.API_KEY" in command[2] and "authorization" in command[2]
     text = json.dumps(deployment(plan, "botfront"))
-    assert not [value for value in plan.generated_secrets if value in text]
+    assert leaked_secrets(plan, text) == []
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
