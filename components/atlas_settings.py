@@ -1,9 +1,4 @@
-"""Settings of `database.mode: atlas`: the `botfront:atlas` object, validated.
-
-Pure: no resource is registered here. `parse_atlas` adds every problem it finds to the shared
-`Problems` (each naming the key, the value and what is allowed) and returns `AtlasSettings`
-only when the block is usable. docs/atlas.md explains every key and the reasons behind the rules.
-"""
+"""`botfront:atlas` across keys (docs/atlas.md gives the reasons behind each rule)."""
 
 from __future__ import annotations
 
@@ -29,8 +24,6 @@ from components.validation import Problems
 
 @dataclass(frozen=True)
 class BackupPolicy:
-    """The cloud backup schedule: how long each kind of snapshot is kept."""
-
     daily_days: int = 7
     weekly_weeks: int = 0  # 0: no weekly snapshots kept beyond the daily ones
     monthly_months: int = 0  # 0: no monthly snapshots
@@ -56,8 +49,7 @@ class AtlasSettings:
     allow_anywhere: bool = False
 
     @property
-    def tier(self) -> str:
-        """One of "dedicated", "free" (M0) or "flex"."""
+    def tier(self) -> str:  # "dedicated", "free" (M0) or "flex"
         return tier_of(self.instance_size)
 
     @property
@@ -68,7 +60,6 @@ class AtlasSettings:
 def build_atlas(
     p: Problems, a: Any, raw: Any, *, mode: str, oplog: bool, protect: bool, stack: str = ""
 ) -> AtlasSettings | None:
-    """The validated `botfront:atlas` block `a` (as written: `raw`) checked across keys."""
     if mode != "atlas":
         if a is not None:
             p.add("atlas", raw, "the atlas block only applies to database.mode atlas "
@@ -183,7 +174,7 @@ def _offered(p: Problems, a: Any) -> None:
 
 
 def _policy(p: Problems, a: Any, raw: Any, dedicated: bool, protect: bool, stack: str) -> None:
-    """What the mandatory `atlas-cluster-protected` policy would refuse at preview time."""
+    # What the mandatory `atlas-cluster-protected` policy would refuse at preview time.
     if not protect and stack in POLICY_PROTECTED_STACKS:
         p.add("protect", protect, "the policy pack protects Atlas clusters of stacks named "
               f"{' and '.join(POLICY_PROTECTED_STACKS)} (termination protection and "
@@ -208,7 +199,6 @@ DOCUMENTATION_NETS = tuple(
 
 
 def placeholders(a: Any) -> list[tuple[str, Any]]:
-    """(key path, value) of every placeholder left in a validated `botfront:atlas` block."""
     found: list[tuple[str, Any]] = [("atlas.orgId", a.org_id)] if a.org_id == PLACEHOLDER_ORG else []
     for index, item in enumerate(a.access_list):
         cidr = ipaddress.IPv4Network(item if isinstance(item, str) else item.cidr)
@@ -230,8 +220,7 @@ def _disk(p: Problems, a: Any) -> None:
 
 
 def _auto_scaling(p: Problems, a: Any, raw: Any) -> AutoScaling:
-    own = dedicated_size(a.instance_size)
-    s = a.auto_scaling
+    own, s = dedicated_size(a.instance_size), a.auto_scaling
     if own is None:  # not a dedicated tier: refused before
         return AutoScaling()
     for key, bound, ok, rule in (
@@ -239,10 +228,10 @@ def _auto_scaling(p: Problems, a: Any, raw: Any) -> AutoScaling:
         ("computeMin", s.compute_min, lambda b: b <= own[1], "at most"),
     ):
         parsed = dedicated_size(bound) if bound else None
-        if bound and (parsed is None or own is None or parsed[0] != own[0] or parsed[2] != own[2]):
+        if bound and (parsed is None or parsed[0] != own[0] or parsed[2] != own[2]):
             p.add(f"atlas.autoScaling.{key}", bound, "expected a dedicated tier of the "
                   f"same kind as atlas.instanceSize ({a.instance_size}), e.g. M30 for M10")  # fmt: skip
-        elif parsed and own and not ok(parsed[1]):
+        elif parsed and not ok(parsed[1]):
             p.add(f"atlas.autoScaling.{key}", bound, f"must be {rule} atlas.instanceSize ({a.instance_size})")
     if s.compute_min and not s.compute_max:
         p.add("atlas.autoScaling.computeMin", s.compute_min, "scaling down needs compute "
