@@ -41,10 +41,10 @@ FIELDS = (
 MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}  # fmt: skip
 CRON_HELP = (
-    "expected a cron schedule (UTC) of 5 fields: minute (0-59), hour (0-23), day-of-month "
-    "(1-31), month (1-12 or JAN-DEC), day-of-week (0-6 or SUN-SAT, 0 is Sunday); each field a "
-    "comma list of *, a value or a range a-b, each with an optional /step, e.g. '30 2 * * *' "
-    "(daily at 02:30) or '0 */6 * * *' (every 6 hours); or @daily, @hourly, @weekly, @monthly"
+    "expected a cron schedule (UTC) of 5 fields: minute (0-59), hour (0-23), day-of-month (1-31), month "
+    "(1-12 or JAN-DEC), day-of-week (0-6 or SUN-SAT, 0 is Sunday); each field a comma list of *, a value "
+    "or a range a-b, each with an optional /step, e.g. '30 2 * * *' (daily at 02:30) or '0 */6 * * *' "
+    "(every 6 hours); or @daily, @hourly, @weekly, @monthly"
 )
 _ITEM = re.compile(r"(?P<range>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>.*))?", re.S)
 
@@ -56,8 +56,8 @@ class CronError(ValueError):
 def parse_cron(expression: Any) -> list[frozenset[int]]:
     text = expression.strip() if isinstance(expression, str) else ""
     if text.upper().startswith(("TZ=", "CRON_TZ=")):
-        raise CronError("time zones in the schedule are rejected by Kubernetes; the schedule runs in "
-                        "UTC (the CronJob sets timeZone: Etc/UTC)")  # fmt: skip
+        raise CronError("time zones in the schedule are rejected by Kubernetes; the schedule runs in UTC "
+                        "(the CronJob sets timeZone: Etc/UTC)")  # fmt: skip
     if text.startswith("@"):  # exactly as written: lower-case names only, nothing after them
         if text not in MACROS:
             raise CronError(f"unknown macro {text!r}; known: " + ", ".join(MACROS))
@@ -134,9 +134,9 @@ class BackupSettings:
 
 def archive_name_problem(name: Any) -> str | None:
     allowed = (
-        f"expected an archive file name <database>-<UTC timestamp YYYYmmddTHHMMSSZ>.archive.gz as "
-        f"written by the backup job, e.g. {ARCHIVE_EXAMPLE} (a name only, no directory; "
-        "docs/backup-restore.md shows how to list them)"
+        "expected an archive file name <database>-<UTC timestamp YYYYmmddTHHMMSSZ>.archive.gz as written "
+        f"by the backup job, e.g. {ARCHIVE_EXAMPLE} (a name only, no directory; docs/backup-restore.md "
+        "shows how to list them)"
     )
     match = _ARCHIVE.fullmatch(name) if isinstance(name, str) else None
     if not match:
@@ -152,8 +152,8 @@ def build_backup(
     p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str
 ) -> BackupSettings | None:
     if mode == "external":
-        why = ("database.mode is external: the stack does not run that MongoDB and does not back it "
-               "up; use the backups of whoever runs it (mongodump against your own URL); remove "
+        why = ("database.mode is external: the stack does not run that MongoDB and does not back it up; "
+               "use the backups of whoever runs it (mongodump against your own URL); remove "
                "botfront:")  # fmt: skip
         for key, value in (("backup", raw if block is not None else None), ("restoreFrom", restore_from)):
             if value is not None:
@@ -161,21 +161,19 @@ def build_backup(
         return None
     if mode != "incluster":
         if block is not None:
-            p.add("backup", raw, "only applies to database.mode incluster (database.mode "
-                  f"is {mode}): Atlas backups are configured under botfront:atlas "
-                  "(atlas.backup, atlas.backupRetentionDays/Weeks/Months, "
-                  "atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove "
-                  "botfront:backup")  # fmt: skip
+            p.add("backup", raw, f"only applies to database.mode incluster (database.mode is {mode}): "
+                  "Atlas backups are configured under botfront:atlas (atlas.backup, "
+                  "atlas.backupRetentionDays/Weeks/Months, atlas.backupHourUtc, atlas.pointInTime; see "
+                  "docs/atlas.md); remove botfront:backup")  # fmt: skip
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, "only applies to database.mode incluster "
-                  f"(database.mode is {mode}): restore an Atlas cluster from its cloud "
-                  "backup snapshots (Atlas UI: the cluster's Backup tab > Restore; see "
-                  "docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
+            p.add("restoreFrom", restore_from, "only applies to database.mode incluster (database.mode is "
+                  f"{mode}): restore an Atlas cluster from its cloud backup snapshots (Atlas UI: the "
+                  "cluster's Backup tab > Restore; see docs/atlas.md); remove "
+                  "botfront:restoreFrom")  # fmt: skip
         return None
     if block is None or not block.enabled:
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block "
-                  "without enabled: false): the archives live on the backups volume that "
-                  "block creates")  # fmt: skip
+            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block without enabled: "
+                  "false): the archives live on the backups volume that block creates")  # fmt: skip
         return None
     return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)

@@ -59,8 +59,8 @@ def _object_id(v: Any) -> Any:
         v
         if ok
         else Problem(
-            "expected a 24-character lower-case hex id as shown in the Atlas UI "
-            "(Organization Settings or Project Settings), e.g. 5f1e2d3c4b5a697887766554"
+            "expected a 24-character lower-case hex id as shown in the Atlas UI (Organization Settings or "
+            "Project Settings), e.g. 5f1e2d3c4b5a697887766554"
         )
     )
 
@@ -70,16 +70,16 @@ def _region(v: Any) -> Any:
         return v
     hint = f" (did you mean {v.upper().replace('-', '_')}?)" if isinstance(v, str) and v.strip() else ""
     return Problem(
-        "expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 "
-        f"(not the cloud's own eu-west-1){hint}"
+        "expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 (not the "
+        f"cloud's own eu-west-1){hint}"
     )
 
 
 def _instance_size(v: Any) -> Any:
     if v in RETIRED_SHARED:
         return Problem(
-            "Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
-            "use FLEX or M0 (shared), or M10 or larger (dedicated)"
+            "Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): use FLEX or "
+            "M0 (shared), or M10 or larger (dedicated)"
         )
     if not isinstance(v, str) or tier_of(v) == "unknown":
         hint = (
@@ -87,13 +87,13 @@ def _instance_size(v: Any) -> Any:
         )
         return Problem(
             "expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
-            "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: "
-            f"no oplog, no backup schedule){hint}"
+            "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: no oplog, no "
+            f"backup schedule){hint}"
         )
     if v.endswith("_NVME"):
         return Problem(
-            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
-            f"does not configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}"
+            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program does not "
+            f"configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}"
         )
     return v
 
@@ -104,8 +104,8 @@ def _mongo_version(v: Any) -> Any:
         return text
     eol = isinstance(text, str) and re.fullmatch(r"[0-6]\.[0-9]+", text)
     why = (
-        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use "
-        "database.mode incluster)"
+        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use database.mode "
+        "incluster)"
         if eol
         else "the versions checked against Botfront's node driver (docs/atlas.md)"
     )
@@ -114,8 +114,8 @@ def _mongo_version(v: Any) -> Any:
 
 def _cidr(v: Any) -> Any:
     allowed = Problem(
-        "expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
-        "203.0.113.7 (or an object {cidr, comment})"
+        "expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as 203.0.113.7 (or an "
+        "object {cidr, comment})"
     )
     try:
         network = ipaddress.IPv4Network(v.strip(), strict=False) if isinstance(v, str) else None
@@ -155,8 +155,8 @@ class Database(Model):
     mode: Choice("incluster", "atlas", "external") = "incluster"
     name: Text(
         r"^[A-Za-z0-9_-]{1,16}$",
-        "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB "
-        "namespaces <db>.<collection> are length-limited; Botfront recommends e.g. bf)",
+        "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces <db>.<collection> are "
+        "length-limited; Botfront recommends e.g. bf)",
         16,
     ) = "bf"
     # Atlas runs MongoDB 7.0+, whose oplog Botfront's Meteor 2.0 cannot tail: off there unless set.
@@ -288,8 +288,8 @@ Replica = Int(1, 20)
 class Replicas(Model):
     UNKNOWN = dict.fromkeys(
         ("rasa", "mongo"),
-        "rasa keeps trackers in process memory and mongo is a "
-        "single-node replica set: they run exactly one replica",
+        "rasa keeps trackers in process memory and mongo is a single-node replica set: they run exactly "
+        "one replica",
     )
     botfront: Replica = 1
     duckling: Replica = 1
@@ -516,8 +516,8 @@ class Atlas(Model):
     project_name: (
         Text(
             r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$",
-            "an Atlas project name: 1-64 letters, digits, "
-            "spaces, '_', '.' or '-', starting with a letter or digit",
+            "an Atlas project name: 1-64 letters, digits, spaces, '_', '.' or '-', starting with a letter "
+            "or digit",
             64,
         )
         | None
@@ -525,9 +525,8 @@ class Atlas(Model):
     cluster_name: (
         Text(
             r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$",
-            "an Atlas cluster name: 1-64 ASCII "
-            "letters, digits or '-', starting and ending with a letter or digit (a new name "
-            "replaces the cluster)",
+            "an Atlas cluster name: 1-64 ASCII letters, digits or '-', starting and ending with a letter "
+            "or digit (a new name replaces the cluster)",
             64,
         )
         | None
