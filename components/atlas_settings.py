@@ -97,24 +97,14 @@ def build_atlas(
         p.add("atlas.botfrontReadsOplogV2", True, "only applies when database.oplog is true")
     if not dedicated:
         for key, value, why in (
-            (
-                "mongoVersion",
-                a.mongo_version,
-                f"{shared} run the MongoDB version Atlas picks (8.0 today) and cannot be pinned: remove "
-                "atlas.mongoVersion or use a dedicated tier (M10 or larger)",
-            ),
+            ("mongoVersion", a.mongo_version, f"{shared} run the MongoDB version Atlas picks (8.0 today) and "
+             "cannot be pinned: remove atlas.mongoVersion or use a dedicated tier (M10 or larger)"),
             ("nodeCount", a.node_count, f"only applies to dedicated tiers; {size} is shared"),
-            (
-                "diskSizeGb",
-                a.disk_size_gb,
-                f"{shared} have fixed storage: remove atlas.diskSizeGb or use M10 or larger",
-            ),
-            (
-                "autoScaling",
-                (raw or {}).get("autoScaling"),
-                f"auto-scaling applies to dedicated tiers only; {size} is shared: remove it",
-            ),
-        ):
+            ("diskSizeGb", a.disk_size_gb, f"{shared} have fixed storage: remove atlas.diskSizeGb or use M10 "
+             "or larger"),
+            ("autoScaling", (raw or {}).get("autoScaling"), "auto-scaling applies to dedicated tiers only; "
+             f"{size} is shared: remove it"),
+        ):  # fmt: skip
             if value:
                 p.add(f"atlas.{key}", value, why)
     if a.node_count is not None and a.node_count not in NODE_COUNTS:
@@ -128,21 +118,15 @@ def build_atlas(
     access = _access_list(p, a, (raw or {}).get("accessList"))
     if len(p.items) > before:
         return None
+    same = ("provider", "region", "instance_size", "org_id", "project_id", "project_name", "cluster_name",
+            "disk_size_gb", "allow_anywhere")  # fmt: skip
     return AtlasSettings(
-        provider=a.provider,
-        region=a.region,
-        instance_size=size,
-        org_id=a.org_id,
-        project_id=a.project_id,
-        project_name=a.project_name,
-        cluster_name=a.cluster_name,
+        **{k: getattr(a, k) for k in same},
         node_count=a.node_count or 3,
         mongo_version=(a.mongo_version or DEFAULT_MONGO_VERSION) if dedicated else None,
-        disk_size_gb=a.disk_size_gb,
         auto_scaling=scaling,
         backup=backup,
         access_list=access,
-        allow_anywhere=a.allow_anywhere,
     )
 
 

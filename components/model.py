@@ -1,9 +1,7 @@
 """The one declarative model of every `botfront:*` key: types, defaults, allowed values, descriptions.
 
-Pydantic validates a stack's raw values against it (every problem at once, components/validation.py);
-components/settings.py then applies the rules that span several keys and builds the frozen
-`Settings`. ops/schema.py generates the stack-file JSON Schema, Pulumi.yaml's `config:` section and
-the README's configuration table from this module: edit here, then run `make schema`.
+ops/schema.py generates the stack-file JSON Schema, Pulumi.yaml's `config:` section and the README's
+configuration table from it (`make schema`); components/settings.py applies the rules across keys.
 """
 
 from __future__ import annotations
@@ -51,18 +49,6 @@ PROJECT_ID = Text(
 )
 Image = With(lambda v: Problem(f"the image {why}") if (why := pinning_problem(v)) else v, {"type": "string"})
 Bytes, Cpu = Quantity("bytes"), Quantity("cpu")
-
-
-def _object_id(v: Any) -> Any:
-    ok = isinstance(v, str) and re.fullmatch(r"[0-9a-f]{24}", v)
-    return (
-        v
-        if ok
-        else Problem(
-            "expected a 24-character lower-case hex id as shown in the Atlas UI (Organization Settings or "
-            "Project Settings), e.g. 5f1e2d3c4b5a697887766554"
-        )
-    )
 
 
 def _region(v: Any) -> Any:
@@ -128,13 +114,15 @@ def _cidr(v: Any) -> Any:
     return str(network)
 
 
-ObjectId = With(_object_id, {"type": "string", "pattern": "^[0-9a-f]{24}$"})
+ObjectId = Text(
+    "^[0-9a-f]{24}$",
+    "a 24-character lower-case hex id as shown in the Atlas UI (Organization Settings or Project Settings), "
+    "e.g. 5f1e2d3c4b5a697887766554",
+    24,
+)
 Tier = With(_instance_size, {"type": "string", "pattern": r"^(M0|FLEX|[MR][0-9]{2,3}(_GEN_2)?)$"})
 Cidr = With(_cidr, {"type": "string"})
-Comment = With(
-    lambda v: v if isinstance(v, str) and len(v) <= 80 else Problem("expected text of at most 80 characters"),
-    {"type": "string", "maxLength": 80},
-)
+Comment = Text("", "text of at most 80 characters", 80)
 
 
 SECRET_NAME = Text(
@@ -142,9 +130,7 @@ SECRET_NAME = Text(
 )
 
 
-class SecretKeyRef(Model):
-    """{name, key} of an existing Secret in the stack's namespace."""
-
+class SecretKeyRef(Model):  # {name, key} of an existing Secret in the stack's namespace
     name: SECRET_NAME
     key: Text(r"^[-._a-zA-Z0-9]{1,253}$", "a key of that Secret: letters, digits, '-', '_' or '.'") = Field(
         description="a key of that Secret"
@@ -183,9 +169,7 @@ class Ref(Model):
     name: OBJECT_NAME
 
 
-class EnvSource(Model):
-    """An existing Secret or ConfigMap the actions server loads whole (`envFrom`)."""
-
+class EnvSource(Model):  # an existing Secret or ConfigMap the actions server loads whole (envFrom)
     secret_ref: Ref | None = None
     config_map_ref: Ref | None = None
 
@@ -201,9 +185,7 @@ class EnvSource(Model):
 
     @property
     def name(self) -> str:
-        ref = self.secret_ref or self.config_map_ref
-        assert ref is not None  # _one
-        return ref.name
+        return (self.secret_ref or self.config_map_ref or Ref(name="")).name
 
 
 EnvValue = With(
@@ -234,8 +216,7 @@ class ModelsVolume(Model):
     storage_class: STORAGE_CLASS | None = None
 
     @property
-    def shared_by_node(self) -> bool:
-        """RWO: every pod that mounts the volume must run on the node that attached it."""
+    def shared_by_node(self) -> bool:  # RWO: every pod that mounts it runs on the node that attached it
         return self.access_mode == "ReadWriteOnce"
 
 
