@@ -315,10 +315,8 @@ def _settings(
         p.add("ingress.tlsSecretName", c.ingress.tls_secret_name, "leave it out with clusterIssuer: "
               "cert-manager then issues one certificate per host (botfront-tls, rasa-tls); one shared "
               "secret would be owned by whichever Ingress came first")  # fmt: skip
-    resources = {
-        s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
-        for s, d in DEFAULT_RESOURCES.items()
-    }
+    resources = {s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
+                 for s, d in DEFAULT_RESOURCES.items()}  # fmt: skip
     replicas = c.replicas.model_dump(by_alias=True)
     actions_image = c.actions.image if c.actions else None
     projects = _projects(p, c, actions_image, resources["rasa"])
@@ -346,61 +344,44 @@ def _settings(
               "the network policies let only that namespace reach botfront and rasa; set it to your "
               "controller's namespace")  # fmt: skip
     not_run = {
-        "botfrontApi": None
-        if release.botfront_api
-        else "the release has no botfront-api (only 0.2x releases do)",
-        "duckling": None if c.duckling else "botfront:duckling is false",
-        "actions": None
-        if any(pr.actions_image for pr in projects)
-        else "no project has an action server (actions.image)",
-        "mongo": None if db.mode == "incluster" else f"database.mode is {db.mode}: the stack runs no MongoDB",
-        "jobs": None if backup or verify else "no Job runs (botfront:backup and botfront:verify are off)",
-    }
+        "botfrontApi": not release.botfront_api and "the release has no botfront-api (only 0.2x releases do)",
+        "duckling": not c.duckling and "botfront:duckling is false",
+        "actions": not any(pr.actions_image for pr in projects) and "no project has an action server "
+                   "(actions.image)",
+        "mongo": db.mode != "incluster" and f"database.mode is {db.mode}: the stack runs no MongoDB",
+        "jobs": not (backup or verify) and "no Job runs (botfront:backup and botfront:verify are off)",
+    }  # fmt: skip
     for service, rules in np.extra_egress.items():
         if rules and not_run.get(service):
-            p.add(
-                f"networkPolicy.extraEgress.{service}",
-                [r.cidr or r.namespace for r in rules],
-                str(not_run[service]),
-            )
+            p.add(f"networkPolicy.extraEgress.{service}", [r.cidr or r.namespace for r in rules],
+                  str(not_run[service]))  # fmt: skip
     rotate = c.rotate.model_dump(by_alias=True, exclude_none=True)
     if "rasaToken" in rotate and not release.rasa_token:
         p.add("rotate.rasaToken", rotate["rasaToken"], f"release {release.version}'s Rasa takes no token "
               "(Botfront calls it without one): there is nothing to rotate")  # fmt: skip
-    ingress_namespace = c.network_policy.ingress_namespace or (
-        None if c.platform == "openshift" else "ingress-nginx"
-    )
+    ingress_namespace = np.ingress_namespace or (None if c.platform == "openshift" else "ingress-nginx")
+    same = ("namespace", "project_id", "root_url", "platform", "protect", "duckling", "models", "tracker",
+            "ingress", "render_to", "placement", "create_namespace")  # fmt: skip
     return Settings(
+        **{k: getattr(c, k) for k in same},
         stack=stack,
         release=release,
-        namespace=c.namespace,
-        project_id=c.project_id,
-        root_url=c.root_url,
         rasa_url=rasa_url or "",
         rasa_url_derived=c.rasa_url is None,
-        platform=c.platform,
-        protect=c.protect,
         database=db,
         images=images,
         actions_image=actions_image,
-        duckling=c.duckling,
-        models=c.models,
-        tracker=c.tracker,
-        ingress=c.ingress,
         resources=resources,
         replicas=replicas,
         atlas=atlas,
         mail_url=secrets.get("mailUrl"),
         chatbase_api_key=secrets.get("chatbaseApiKey"),
-        render_to=c.render_to,
         network_policy=c.network_policy.model_copy(update={"ingress_namespace": ingress_namespace}),
         projects=projects,
         backup=backup,
         security={s: o for s in DEFAULT_RESOURCES if s != "mongo" and (o := getattr(c.security, _attr(s)))},
         verify=verify,
         image_pull_secrets=tuple(c.image_pull_secrets),
-        placement=c.placement,
-        create_namespace=c.create_namespace,
         rotate=rotate,
     )
 
@@ -442,14 +423,10 @@ def _resources(
 
 def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Resources) -> tuple[Project, ...]:
     if not c.projects:
-        return (
-            Project(
-                c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True, *_env(c.actions)
-            ),
-        )
+        return (Project(c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True,
+                        *_env(c.actions)),)  # fmt: skip
     projects: list[Project] = []
-    ids: set[str] = set()
-    names: set[str] = set()
+    ids, names = set[str](), set[str]()
     for index, entry in enumerate(c.projects):
         path = f"projects[{index}]"
         if entry.id in ids:
@@ -458,13 +435,10 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
         ids.add(entry.id)
         name = entry.name or entry.id
         if len(name) > 40 or not DNS_LABEL.match(name):
-            p.add(
-                f"{path}.name" if entry.name else f"{path}.id",
-                name,
-                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 "
-                "lower-case letters, digits or '-', starting and ending with a letter or digit"
-                + ("" if entry.name else f"; set {path}.name to such a name for this id"),
-            )
+            p.add(f"{path}.name" if entry.name else f"{path}.id", name, "the project must be usable in "
+                  "Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case letters, digits or '-', "
+                  "starting and ending with a letter or digit"
+                  + ("" if entry.name else f"; set {path}.name to such a name for this id"))  # fmt: skip
             continue
         if name in names:
             p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
@@ -478,11 +452,8 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             elif urlsplit(url).path not in ("", "/"):
                 p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at "
                       "/socket.io/")  # fmt: skip
-        resources = (
-            _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
-            if entry.resources
-            else rasa
-        )
+        resources = (_resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
+                     if entry.resources else rasa)  # fmt: skip
         default = str(entry.id) == str(c.project_id)
         actions = entry.actions or (c.actions if default else None)
         image = actions.image if actions else None
@@ -512,10 +483,8 @@ ACTIONS_RESERVED_ENV = ("BF_URL", "BF_PROJECT_ID")
 
 
 def _check_actions_env(p: Problems, c: StackConfig) -> None:
-    given = [("actions", c.actions)] + [
-        (f"projects[{i}].actions", e.actions) for i, e in enumerate(c.projects)
-    ]
-    for path, actions in given:
+    for path, actions in [("actions", c.actions), *((f"projects[{i}].actions", e.actions)
+                                                     for i, e in enumerate(c.projects))]:  # fmt: skip
         for name, value in (actions.env if actions else {}).items():
             if SECRET_LOOKING.search(name) or URL_WITH_PASSWORD.match(value):
                 p.add(f"{path}.env.{name}", "[hidden]", "looks like a credential, and env values are "
@@ -525,14 +494,13 @@ def _check_actions_env(p: Problems, c: StackConfig) -> None:
                 p.add(
                     f"{path}.env.{name}",
                     value,
-                    "set by the stack itself (" + ", ".join(ACTIONS_RESERVED_ENV) + ")",
+                    f"set by the stack itself ({', '.join(ACTIONS_RESERVED_ENV)})",
                 )
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
     """Every Rasa needs its own public host: webchat sockets connect to the host's root."""
-    hosts: dict[str, str] = {urlsplit(root_url).netloc: "rootUrl"}
-    root_scheme = urlsplit(root_url).scheme
+    hosts, root_scheme = {urlsplit(root_url).netloc: "rootUrl"}, urlsplit(root_url).scheme
     for index, project in enumerate(projects):
         for env in project.environments:
             url = instance_url(project, env, root_url, rasa_url)
@@ -571,10 +539,8 @@ def read_config_keys() -> ConfigKeys:
 
 
 # Where a provider key the program does not read belongs instead.
-PROVIDER_POINTERS = {
-    "kubernetes:namespace": "use botfront:namespace",
-    "kubernetes:renderYamlToDirectory": "use botfront:renderTo",
-}
+PROVIDER_POINTERS = {"kubernetes:namespace": "use botfront:namespace",
+                     "kubernetes:renderYamlToDirectory": "use botfront:renderTo"}  # fmt: skip
 
 
 def provider_config_keys() -> dict[str, frozenset[str]]:
