@@ -55,32 +55,25 @@ def _region(v: Any) -> Any:
     if isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", v):
         return v
     hint = f" (did you mean {v.upper().replace('-', '_')}?)" if isinstance(v, str) and v.strip() else ""
-    return Problem(
-        "expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 (not the "
-        f"cloud's own eu-west-1){hint}"
-    )
+    return Problem("expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 (not "
+                   f"the cloud's own eu-west-1){hint}")  # fmt: skip
 
 
 def _instance_size(v: Any) -> Any:
     if v in RETIRED_SHARED:
-        return Problem(
-            "Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): use FLEX or "
-            "M0 (shared), or M10 or larger (dedicated)"
-        )
+        return Problem("Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
+                       "use FLEX or M0 (shared), or M10 or larger (dedicated)")  # fmt: skip
     if not isinstance(v, str) or tier_of(v) == "unknown":
         hint = (
             f" (did you mean {v.upper()}?)" if isinstance(v, str) and tier_of(v.upper()) != "unknown" else ""
         )
-        return Problem(
-            "expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
-            "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: no oplog, no "
-            f"backup schedule){hint}"
-        )
+        return Problem("expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
+                       "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: no "
+                       f"oplog, no backup schedule){hint}")  # fmt: skip
     if v.endswith("_NVME"):
-        return Problem(
-            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program does not "
-            f"configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}"
-        )
+        return Problem("NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
+                       "does not configure (Atlas would refuse the cluster): use e.g. "
+                       f"{v.removesuffix('_NVME')}")  # fmt: skip
     return v
 
 
@@ -89,20 +82,15 @@ def _mongo_version(v: Any) -> Any:
     if text in MONGO_VERSIONS:
         return text
     eol = isinstance(text, str) and re.fullmatch(r"[0-6]\.[0-9]+", text)
-    why = (
-        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use database.mode "
-        "incluster)"
-        if eol
-        else "the versions checked against Botfront's node driver (docs/atlas.md)"
-    )
+    why = ("MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use "
+           "database.mode incluster)" if eol else "the versions checked against Botfront's node driver "
+           "(docs/atlas.md)")  # fmt: skip
     return Problem(f"allowed: {', '.join(MONGO_VERSIONS)} (quoted); {why}")
 
 
 def _cidr(v: Any) -> Any:
-    allowed = Problem(
-        "expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as 203.0.113.7 (or an "
-        "object {cidr, comment})"
-    )
+    allowed = Problem("expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
+                      "203.0.113.7 (or an object {cidr, comment})")  # fmt: skip
     try:
         network = ipaddress.IPv4Network(v.strip(), strict=False) if isinstance(v, str) else None
     except ValueError:
