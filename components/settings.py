@@ -38,8 +38,6 @@ from components.releases import CATALOG, Release
 from components.sizing import DEFAULT_RESOURCES
 from components.validation import DNS_LABEL, Problems, is_ip, parse_quantity, problems_from
 
-__all__ = ["Database", "Ingress", "ModelsVolume", "NetworkPolicy", "SecurityOverride", "Tracker"]
-
 PROJECT = "botfront"
 
 KNOWN_KEYS = tuple(f.alias or n for n, f in StackConfig.model_fields.items()) + tuple(SECRET_KEYS)
@@ -168,18 +166,11 @@ class Settings:
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
         """Every Rasa, the default one first; names follow (project, environment), not order."""
         instances = [
-            RasaInstance(
-                project_id=project.id,
-                project_name=project.name,
-                environment=environment,
-                default=project.default and environment == project.default_environment,
-                rasa_url=instance_url(project, environment, self.root_url, self.rasa_url) or self.rasa_url,
-                resources=project.rasa_resources,
-                actions_service=actions_service_name(project),
-            )
-            for project in self.projects
-            for environment in project.environments
-        ]
+            RasaInstance(pr.id, pr.name, env, pr.default and env == pr.default_environment,
+                         instance_url(pr, env, self.root_url, self.rasa_url) or self.rasa_url,
+                         pr.rasa_resources, actions_service_name(pr))
+            for pr in self.projects for env in pr.environments
+        ]  # fmt: skip
         return tuple(sorted(instances, key=lambda i: (not i.default, i.project_name, i.environment)))
 
     @property
