@@ -221,32 +221,21 @@ def _auto_scaling(p: Problems, a: Any, raw: Any) -> AutoScaling:
 def _backup(p: Problems, a: Any, dedicated: bool, protect: bool) -> BackupPolicy | None:
     enabled = (protect and dedicated) if a.backup is None else a.backup
     if enabled and not dedicated:
-        why = (
-            "Flex clusters take fixed daily snapshots that cannot be scheduled"
-            if a.instance_size == FLEX
-            else f"{a.instance_size} clusters have no cloud backups"
-        )
+        why = ("Flex clusters take fixed daily snapshots that cannot be scheduled" if a.instance_size == FLEX
+               else f"{a.instance_size} clusters have no cloud backups")  # fmt: skip
         p.add("atlas.backup", a.backup, f"{why}: set atlas.backup: false or use a dedicated tier (M10 or "
               "larger)")  # fmt: skip
         return None
-    keys = (
-        "backupRetentionDays",
-        "backupRetentionWeeks",
-        "backupRetentionMonths",
-        "backupHourUtc",
-        "pointInTime",
-    )
+    keys = ("backupRetentionDays", "backupRetentionWeeks", "backupRetentionMonths", "backupHourUtc",
+            "pointInTime")  # fmt: skip
     values = {k: getattr(a, re.sub(r"([A-Z])", r"_\1", k).lower()) for k in keys}
     if not enabled:
         for key, value in values.items():
             if value is not None:
                 p.add(f"atlas.{key}", value, "only applies with atlas.backup: true")
         return None
-    days, weeks, months = (
-        a.backup_retention_days or 7,
-        a.backup_retention_weeks or 0,
-        a.backup_retention_months or 0,
-    )
+    days, weeks = a.backup_retention_days or 7, a.backup_retention_weeks or 0
+    months = a.backup_retention_months or 0
     # Atlas: a less frequent snapshot must be kept at least as long as a more frequent one.
     if weeks and weeks * 7 < days:
         p.add("atlas.backupRetentionWeeks", weeks, "weekly snapshots must be kept at least as long as "

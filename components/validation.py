@@ -190,7 +190,6 @@ def parse_quantity(text: str) -> Decimal | None:
 
 
 def Quantity(kind: str) -> Any:
-
     def check(v: Any) -> Any:
         text = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
         quantity = parse_quantity(text) if isinstance(text, str) else None
@@ -224,9 +223,15 @@ def url_check(v: Any) -> Any:
         port, host = parts.port, parts.hostname or ""
     except ValueError:
         return allowed
-    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment or "?" in v:
-        return allowed
-    if port is not None and not 1 <= port <= 65535:
+    bad_port = port is not None and not 1 <= port <= 65535
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.query
+        or parts.fragment
+        or "?" in v
+        or bad_port
+    ):
         return allowed
     if not is_ip(host) and not DNS_SUBDOMAIN.match(host):
         return Problem("the host must be a lower-case DNS name or an IP address")
