@@ -1,15 +1,8 @@
-"""Settings of scheduled MongoDB backups (`botfront:backup`) and of a restore (`botfront:restoreFrom`).
+"""`botfront:backup` and `botfront:restoreFrom` across keys, and the cron and archive-name rules.
 
-Pure: no resource is registered here. `parse_backup` adds every problem it finds to the shared
-`Problems` (each naming the key, the value and what is allowed) and returns `BackupSettings` only
-when backups are on and the block is usable. Both keys apply to `database.mode: incluster` only:
-Atlas clusters have their own cloud backups (`botfront:atlas`, docs/atlas.md).
-
-The cron validator follows what Kubernetes accepts for `CronJob.spec.schedule` (the API server and
-the controller parse it with robfig/cron's standard parser): five fields, each a list of `*`, a
-value or a range `a-b`, with an optional `/step`; month and weekday names; `?` as `*` in the two
-day fields; the `@hourly`-style macros. Day-of-week is 0-6 (0 is Sunday): that parser rejects 7.
-docs/backup-restore.md explains every key.
+The cron rules are what Kubernetes accepts for `CronJob.spec.schedule` (robfig/cron's standard
+parser): five fields of `*`, values or ranges with an optional `/step`, month and weekday names, `?`
+as `*` in the day fields, the `@hourly`-style macros; day-of-week 0-6 (that parser rejects 7).
 """
 
 from __future__ import annotations
@@ -22,16 +15,12 @@ from typing import Any, NamedTuple
 
 from components.validation import Problems
 
-DEFAULT_SCHEDULE = "30 2 * * *"  # 02:30 UTC, every day
-DEFAULT_RETENTION = 7
-DEFAULT_SIZE = "5Gi"
+DEFAULT_SCHEDULE, DEFAULT_RETENTION, DEFAULT_SIZE = "30 2 * * *", 7, "5Gi"
 
-# `<database>-<UTC timestamp>.archive.gz`, e.g. bf-20240131T023000Z.archive.gz. The database part
-# uses the characters settings.py allows in database.name (1-16 of letters, digits, '_', '-').
+# `<database.name>-<UTC timestamp>.archive.gz`, as the backup job writes it.
 ARCHIVE_PATTERN = r"[A-Za-z0-9_-]{1,16}-[0-9]{8}T[0-9]{6}Z\.archive\.gz"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"  # the shell's `date -u +%Y%m%dT%H%M%SZ`
 _ARCHIVE = re.compile(r"^(?P<db>[A-Za-z0-9_-]{1,16})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.archive\.gz$")
-
 ARCHIVE_EXAMPLE = "bf-20240131T023000Z.archive.gz"
 
 
@@ -49,34 +38,26 @@ FIELDS = (
     CronField("month", 1, 12, tuple(m.upper() for m in calendar.month_abbr[1:])),
     CronField("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
 )
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
+MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+          "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}  # fmt: skip
 CRON_HELP = (
-    "expected a cron schedule (UTC) of 5 fields: minute (0-59), hour (0-23), day-of-month "
-    "(1-31), month (1-12 or JAN-DEC), day-of-week (0-6 or SUN-SAT, 0 is Sunday); each field a "
-    "comma list of *, a value or a range a-b, each with an optional /step, e.g. '30 2 * * *' "
-    "(daily at 02:30) or '0 */6 * * *' (every 6 hours); or @daily, @hourly, @weekly, @monthly"
+    "expected a cron schedule (UTC) of 5 fields: minute (0-59), hour (0-23), day-of-month (1-31), month "
+    "(1-12 or JAN-DEC), day-of-week (0-6 or SUN-SAT, 0 is Sunday); each field a comma list of *, a value "
+    "or a range a-b, each with an optional /step, e.g. '30 2 * * *' (daily at 02:30) or '0 */6 * * *' "
+    "(every 6 hours); or @daily, @hourly, @weekly, @monthly"
 )
 _ITEM = re.compile(r"(?P<range>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>.*))?", re.S)
 
 
 class CronError(ValueError):
-    """Why a schedule is not one Kubernetes would run."""
+    pass
 
 
 def parse_cron(expression: Any) -> list[frozenset[int]]:
-    """The values of each field of a schedule; raises `CronError` saying what is wrong."""
     text = expression.strip() if isinstance(expression, str) else ""
     if text.upper().startswith(("TZ=", "CRON_TZ=")):
-        raise CronError("time zones in the schedule are rejected by Kubernetes; the schedule runs in "
-                        "UTC (the CronJob sets timeZone: Etc/UTC)")  # fmt: skip
+        raise CronError("time zones in the schedule are rejected by Kubernetes; the schedule runs in UTC "
+                        "(the CronJob sets timeZone: Etc/UTC)")  # fmt: skip
     if text.startswith("@"):  # exactly as written: lower-case names only, nothing after them
         if text not in MACROS:
             raise CronError(f"unknown macro {text!r}; known: " + ", ".join(MACROS))
@@ -96,7 +77,6 @@ def parse_cron(expression: Any) -> list[frozenset[int]]:
 
 
 def cron_problem(expression: Any) -> str | None:
-    """None for a valid schedule, else the reason (without the general help text)."""
     try:
         parse_cron(expression)
     except CronError as error:
@@ -140,8 +120,6 @@ def _value(f: CronField, text: str, where: str) -> int:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    """Scheduled `mongodump` archives of the in-cluster database, and an optional restore."""
-
     schedule: str = DEFAULT_SCHEDULE  # cron, UTC
     retention: int = DEFAULT_RETENTION  # archives kept; older ones are deleted after each backup
     size: str = DEFAULT_SIZE  # the backups volume (PVC mongo-backups)
@@ -150,23 +128,17 @@ class BackupSettings:
 
     @property
     def restore_source_database(self) -> str | None:
-        """The database an archive was dumped from (the name before its timestamp)."""
-        if self.restore_from is None:
-            return None
-        match = _ARCHIVE.fullmatch(self.restore_from)
+        match = _ARCHIVE.fullmatch(self.restore_from or "")
         return match.group("db") if match else None
 
 
 def archive_name_problem(name: Any) -> str | None:
-    """None for a valid archive file name, else what is wrong."""
     allowed = (
-        f"expected an archive file name <database>-<UTC timestamp YYYYmmddTHHMMSSZ>.archive.gz as "
-        f"written by the backup job, e.g. {ARCHIVE_EXAMPLE} (a name only, no directory; "
-        "docs/backup-restore.md shows how to list them)"
+        "expected an archive file name <database>-<UTC timestamp YYYYmmddTHHMMSSZ>.archive.gz as written "
+        f"by the backup job, e.g. {ARCHIVE_EXAMPLE} (a name only, no directory; docs/backup-restore.md "
+        "shows how to list them)"
     )
-    if not isinstance(name, str):
-        return allowed
-    match = _ARCHIVE.fullmatch(name)
+    match = _ARCHIVE.fullmatch(name) if isinstance(name, str) else None
     if not match:
         return allowed
     try:
@@ -179,13 +151,9 @@ def archive_name_problem(name: Any) -> str | None:
 def build_backup(
     p: Problems, block: Any, raw: Any, restore_from: str | None, *, mode: str
 ) -> BackupSettings | None:
-    """`botfront:backup` (validated `block`, as written `raw`) and `botfront:restoreFrom`, across keys.
-
-    None when backups are off (no block, or `enabled: false`) or in atlas mode.
-    """
     if mode == "external":
-        why = ("database.mode is external: the stack does not run that MongoDB and does not back it "
-               "up; use the backups of whoever runs it (mongodump against your own URL); remove "
+        why = ("database.mode is external: the stack does not run that MongoDB and does not back it up; "
+               "use the backups of whoever runs it (mongodump against your own URL); remove "
                "botfront:")  # fmt: skip
         for key, value in (("backup", raw if block is not None else None), ("restoreFrom", restore_from)):
             if value is not None:
@@ -193,21 +161,19 @@ def build_backup(
         return None
     if mode != "incluster":
         if block is not None:
-            p.add("backup", raw, "only applies to database.mode incluster (database.mode "
-                  f"is {mode}): Atlas backups are configured under botfront:atlas "
-                  "(atlas.backup, atlas.backupRetentionDays/Weeks/Months, "
-                  "atlas.backupHourUtc, atlas.pointInTime; see docs/atlas.md); remove "
-                  "botfront:backup")  # fmt: skip
+            p.add("backup", raw, f"only applies to database.mode incluster (database.mode is {mode}): "
+                  "Atlas backups are configured under botfront:atlas (atlas.backup, "
+                  "atlas.backupRetentionDays/Weeks/Months, atlas.backupHourUtc, atlas.pointInTime; see "
+                  "docs/atlas.md); remove botfront:backup")  # fmt: skip
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, "only applies to database.mode incluster "
-                  f"(database.mode is {mode}): restore an Atlas cluster from its cloud "
-                  "backup snapshots (Atlas UI: the cluster's Backup tab > Restore; see "
-                  "docs/atlas.md); remove botfront:restoreFrom")  # fmt: skip
+            p.add("restoreFrom", restore_from, "only applies to database.mode incluster (database.mode is "
+                  f"{mode}): restore an Atlas cluster from its cloud backup snapshots (Atlas UI: the "
+                  "cluster's Backup tab > Restore; see docs/atlas.md); remove "
+                  "botfront:restoreFrom")  # fmt: skip
         return None
     if block is None or not block.enabled:
         if restore_from is not None:
-            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block "
-                  "without enabled: false): the archives live on the backups volume that "
-                  "block creates")  # fmt: skip
+            p.add("restoreFrom", restore_from, "needs backups on (a botfront:backup block without enabled: "
+                  "false): the archives live on the backups volume that block creates")  # fmt: skip
         return None
     return BackupSettings(block.schedule, block.retention, block.size, block.storage_class, restore_from)

@@ -1,9 +1,7 @@
 """The one declarative model of every `botfront:*` key: types, defaults, allowed values, descriptions.
 
-Pydantic validates a stack's raw values against it (every problem at once, components/validation.py);
-components/settings.py then applies the rules that span several keys and builds the frozen
-`Settings`. ops/schema.py generates the stack-file JSON Schema, Pulumi.yaml's `config:` section and
-the README's configuration table from this module: edit here, then run `make schema`.
+ops/schema.py generates the stack-file JSON Schema, Pulumi.yaml's `config:` section and the README's
+configuration table from it (`make schema`); components/settings.py applies the rules across keys.
 """
 
 from __future__ import annotations
@@ -53,48 +51,29 @@ Image = With(lambda v: Problem(f"the image {why}") if (why := pinning_problem(v)
 Bytes, Cpu = Quantity("bytes"), Quantity("cpu")
 
 
-def _object_id(v: Any) -> Any:
-    ok = isinstance(v, str) and re.fullmatch(r"[0-9a-f]{24}", v)
-    return (
-        v
-        if ok
-        else Problem(
-            "expected a 24-character lower-case hex id as shown in the Atlas UI "
-            "(Organization Settings or Project Settings), e.g. 5f1e2d3c4b5a697887766554"
-        )
-    )
-
-
 def _region(v: Any) -> Any:
     if isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", v):
         return v
     hint = f" (did you mean {v.upper().replace('-', '_')}?)" if isinstance(v, str) and v.strip() else ""
-    return Problem(
-        "expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 "
-        f"(not the cloud's own eu-west-1){hint}"
-    )
+    return Problem("expected an Atlas region name: upper-case letters, digits and '_', e.g. EU_WEST_1 (not "
+                   f"the cloud's own eu-west-1){hint}")  # fmt: skip
 
 
 def _instance_size(v: Any) -> Any:
     if v in RETIRED_SHARED:
-        return Problem(
-            "Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
-            "use FLEX or M0 (shared), or M10 or larger (dedicated)"
-        )
+        return Problem("Atlas no longer creates M2 or M5 clusters (retired in 2025 and migrated to Flex): "
+                       "use FLEX or M0 (shared), or M10 or larger (dedicated)")  # fmt: skip
     if not isinstance(v, str) or tier_of(v) == "unknown":
         hint = (
             f" (did you mean {v.upper()}?)" if isinstance(v, str) and tier_of(v.upper()) != "unknown" else ""
         )
-        return Problem(
-            "expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
-            "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: "
-            f"no oplog, no backup schedule){hint}"
-        )
+        return Problem("expected an Atlas cluster tier: M10, M20, M30, M40, M50, M60, M80, M140, M200, ... "
+                       "(dedicated), R40 and up (low CPU), M30_GEN_2 and similar; or M0 / FLEX (shared: no "
+                       f"oplog, no backup schedule){hint}")  # fmt: skip
     if v.endswith("_NVME"):
-        return Problem(
-            "NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
-            f"does not configure (Atlas would refuse the cluster): use e.g. {v.removesuffix('_NVME')}"
-        )
+        return Problem("NVMe tiers need a PROVISIONED or HIGH_PERFORMANCE volume type, which this program "
+                       "does not configure (Atlas would refuse the cluster): use e.g. "
+                       f"{v.removesuffix('_NVME')}")  # fmt: skip
     return v
 
 
@@ -103,20 +82,15 @@ def _mongo_version(v: Any) -> Any:
     if text in MONGO_VERSIONS:
         return text
     eol = isinstance(text, str) and re.fullmatch(r"[0-6]\.[0-9]+", text)
-    why = (
-        "MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use "
-        "database.mode incluster)"
-        if eol
-        else "the versions checked against Botfront's node driver (docs/atlas.md)"
-    )
+    why = ("MongoDB 6.0 and older are end of life and Atlas no longer creates them (for 4.4 use "
+           "database.mode incluster)" if eol else "the versions checked against Botfront's node driver "
+           "(docs/atlas.md)")  # fmt: skip
     return Problem(f"allowed: {', '.join(MONGO_VERSIONS)} (quoted); {why}")
 
 
 def _cidr(v: Any) -> Any:
-    allowed = Problem(
-        "expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
-        "203.0.113.7 (or an object {cidr, comment})"
-    )
+    allowed = Problem("expected an IPv4 CIDR block such as 203.0.113.0/24, or one address such as "
+                      "203.0.113.7 (or an object {cidr, comment})")  # fmt: skip
     try:
         network = ipaddress.IPv4Network(v.strip(), strict=False) if isinstance(v, str) else None
     except ValueError:
@@ -128,13 +102,15 @@ def _cidr(v: Any) -> Any:
     return str(network)
 
 
-ObjectId = With(_object_id, {"type": "string", "pattern": "^[0-9a-f]{24}$"})
+ObjectId = Text(
+    "^[0-9a-f]{24}$",
+    "a 24-character lower-case hex id as shown in the Atlas UI (Organization Settings or Project Settings), "
+    "e.g. 5f1e2d3c4b5a697887766554",
+    24,
+)
 Tier = With(_instance_size, {"type": "string", "pattern": r"^(M0|FLEX|[MR][0-9]{2,3}(_GEN_2)?)$"})
 Cidr = With(_cidr, {"type": "string"})
-Comment = With(
-    lambda v: v if isinstance(v, str) and len(v) <= 80 else Problem("expected text of at most 80 characters"),
-    {"type": "string", "maxLength": 80},
-)
+Comment = Text("", "text of at most 80 characters", 80)
 
 
 SECRET_NAME = Text(
@@ -142,9 +118,7 @@ SECRET_NAME = Text(
 )
 
 
-class SecretKeyRef(Model):
-    """{name, key} of an existing Secret in the stack's namespace."""
-
+class SecretKeyRef(Model):  # {name, key} of an existing Secret in the stack's namespace
     name: SECRET_NAME
     key: Text(r"^[-._a-zA-Z0-9]{1,253}$", "a key of that Secret: letters, digits, '-', '_' or '.'") = Field(
         description="a key of that Secret"
@@ -155,8 +129,8 @@ class Database(Model):
     mode: Choice("incluster", "atlas", "external") = "incluster"
     name: Text(
         r"^[A-Za-z0-9_-]{1,16}$",
-        "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB "
-        "namespaces <db>.<collection> are length-limited; Botfront recommends e.g. bf)",
+        "a short database name: 1-16 letters, digits, '_' or '-' (MongoDB namespaces <db>.<collection> are "
+        "length-limited; Botfront recommends e.g. bf)",
         16,
     ) = "bf"
     # Atlas runs MongoDB 7.0+, whose oplog Botfront's Meteor 2.0 cannot tail: off there unless set.
@@ -183,9 +157,7 @@ class Ref(Model):
     name: OBJECT_NAME
 
 
-class EnvSource(Model):
-    """An existing Secret or ConfigMap the actions server loads whole (`envFrom`)."""
-
+class EnvSource(Model):  # an existing Secret or ConfigMap the actions server loads whole (envFrom)
     secret_ref: Ref | None = None
     config_map_ref: Ref | None = None
 
@@ -201,9 +173,7 @@ class EnvSource(Model):
 
     @property
     def name(self) -> str:
-        ref = self.secret_ref or self.config_map_ref
-        assert ref is not None  # _one
-        return ref.name
+        return (self.secret_ref or self.config_map_ref or Ref(name="")).name
 
 
 EnvValue = With(
@@ -234,8 +204,7 @@ class ModelsVolume(Model):
     storage_class: STORAGE_CLASS | None = None
 
     @property
-    def shared_by_node(self) -> bool:
-        """RWO: every pod that mounts the volume must run on the node that attached it."""
+    def shared_by_node(self) -> bool:  # RWO: every pod that mounts it runs on the node that attached it
         return self.access_mode == "ReadWriteOnce"
 
 
@@ -288,8 +257,8 @@ Replica = Int(1, 20)
 class Replicas(Model):
     UNKNOWN = dict.fromkeys(
         ("rasa", "mongo"),
-        "rasa keeps trackers in process memory and mongo is a "
-        "single-node replica set: they run exactly one replica",
+        "rasa keeps trackers in process memory and mongo is a single-node replica set: they run exactly "
+        "one replica",
     )
     botfront: Replica = 1
     duckling: Replica = 1
@@ -516,8 +485,8 @@ class Atlas(Model):
     project_name: (
         Text(
             r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$",
-            "an Atlas project name: 1-64 letters, digits, "
-            "spaces, '_', '.' or '-', starting with a letter or digit",
+            "an Atlas project name: 1-64 letters, digits, spaces, '_', '.' or '-', starting with a letter "
+            "or digit",
             64,
         )
         | None
@@ -525,9 +494,8 @@ class Atlas(Model):
     cluster_name: (
         Text(
             r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$",
-            "an Atlas cluster name: 1-64 ASCII "
-            "letters, digits or '-', starting and ending with a letter or digit (a new name "
-            "replaces the cluster)",
+            "an Atlas cluster name: 1-64 ASCII letters, digits or '-', starting and ending with a letter "
+            "or digit (a new name replaces the cluster)",
             64,
         )
         | None

@@ -1,11 +1,7 @@
-"""Typed, validated settings for one stack.
+"""`parse_settings`: raw `botfront:*` values -> frozen `Settings`, or `ConfigError` with every problem.
 
-`parse_settings` is pure: it validates the raw `botfront:*` values (as `pulumi config` hands them
-over) against the model (components/model.py), applies the rules that span several keys, and returns
-frozen values, or raises `ConfigError` listing every problem at once, each naming the key, the value
-and what is allowed. `load_settings` feeds it from `pulumi.Config`, with every key of the stack
-(`ConfigKeys`) for the checks across namespaces: unknown namespaces and provider keys, credentials in
-plain text, other keys stored as secrets. Nothing here registers a resource.
+Pure; nothing here registers a resource. `load_settings` feeds it from `pulumi.Config`, with every key
+of the stack (`ConfigKeys`) for the checks across namespaces.
 """
 
 from __future__ import annotations
@@ -42,8 +38,6 @@ from components.releases import CATALOG, Release
 from components.sizing import DEFAULT_RESOURCES
 from components.validation import DNS_LABEL, Problems, is_ip, parse_quantity, problems_from
 
-__all__ = ["Database", "Ingress", "ModelsVolume", "NetworkPolicy", "SecurityOverride", "Tracker"]
-
 PROJECT = "botfront"
 
 KNOWN_KEYS = tuple(f.alias or n for n, f in StackConfig.model_fields.items()) + tuple(SECRET_KEYS)
@@ -60,8 +54,6 @@ class Resources:
 
 @dataclass(frozen=True)
 class Project:
-    """A Botfront project; each of its environments gets its own Rasa."""
-
     id: str  # Botfront's project id (BF_PROJECT_ID), e.g. bf or Hx8CFdNpfY6HpEpj2
     environments: tuple[str, ...]
     rasa_resources: Resources
@@ -82,11 +74,8 @@ class Project:
 
 @dataclass(frozen=True)
 class RasaInstance:
-    """One Rasa per (project, environment): trackers live in process memory, so no sharing.
-
-    The first project's first environment is the default instance and keeps the plain names
-    (`rasa`, `models`, `rasa-config`), the host Botfront seeds into its instance settings.
-    """
+    """One Rasa per (project, environment): trackers live in process memory. The default instance
+    keeps the plain names (`rasa`, `models`, `rasa-config`), the host Botfront seeds."""
 
     project_id: str
     project_name: str
@@ -125,7 +114,6 @@ def actions_service_name(project: Project) -> str | None:
 
 
 def instance_url(project: Project, environment: str, root_url: str, rasa_url: str) -> str | None:
-    """The public URL of one Rasa: given, the stack's rasaUrl for the default one, or derived."""
     if environment in project.rasa_urls:
         return project.rasa_urls[environment]
     if project.default and environment == project.default_environment:
@@ -178,23 +166,15 @@ class Settings:
     def rasa_instances(self) -> tuple[RasaInstance, ...]:
         """Every Rasa, the default one first; names follow (project, environment), not order."""
         instances = [
-            RasaInstance(
-                project_id=project.id,
-                project_name=project.name,
-                environment=environment,
-                default=project.default and environment == project.default_environment,
-                rasa_url=instance_url(project, environment, self.root_url, self.rasa_url) or self.rasa_url,
-                resources=project.rasa_resources,
-                actions_service=actions_service_name(project),
-            )
-            for project in self.projects
-            for environment in project.environments
-        ]
+            RasaInstance(pr.id, pr.name, env, pr.default and env == pr.default_environment,
+                         instance_url(pr, env, self.root_url, self.rasa_url) or self.rasa_url,
+                         pr.rasa_resources, actions_service_name(pr))
+            for pr in self.projects for env in pr.environments
+        ]  # fmt: skip
         return tuple(sorted(instances, key=lambda i: (not i.default, i.project_name, i.environment)))
 
     @property
     def actions(self) -> tuple[tuple[str, Project], ...]:
-        """(service name, project) of every action server."""
         return tuple(sorted((name, p) for p in self.projects if (name := actions_service_name(p))))
 
     @property
@@ -203,9 +183,7 @@ class Settings:
 
 
 def derive_rasa_url(root_url: str, project: str | None = None, environment: str | None = None) -> str | None:
-    """`https://botfront.example.com` -> `https://rasa.botfront.example.com` (same scheme, port);
-    for another project and environment `https://rasa-<project>-<environment>.botfront.example.com`.
-    """
+    """`https://bf.example.com` -> `https://rasa.bf.example.com`, or `rasa-<project>-<environment>.`..."""
     parts = urlsplit(root_url)
     host = parts.hostname or ""
     if not host or is_ip(host):
@@ -222,12 +200,7 @@ def parse_settings(
     deploying: bool = False,
     stack_config: ConfigKeys | None = None,
 ) -> Settings:
-    """Validate raw `botfront:*` config (keys without the prefix) into `Settings`.
-
-    `deploying`: a real update, where a placeholder left from the shipped stack files is refused
-    (a preview or an offline plan only warns, so those stacks still plan). `stack_config`: every
-    key of the stack, all namespaces, for the checks across namespaces.
-    """
+    """`deploying`: a real update refuses the shipped stack files' placeholders (a preview only warns)."""
     p = Problems(PROJECT)
     if stack_config is not None:
         _refuse_unknown_and_plain_text(p, stack_config)
@@ -257,16 +230,17 @@ def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
     """What deploys but probably isn't what was meant."""
     if s.chatbase_api_key is not None:
         yield ("botfront:chatbaseApiKey is written into Rasa's tracker_store config, but only the "
-               "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases ignore "
-               "it.")  # fmt: skip
+               "AnalyticsTrackerStore of Botfront <= 0.21 reads it; the catalog's releases "
+               "ignore it.")  # fmt: skip
     if not c.create_namespace and c.network_policy.enabled:
-        yield (f"botfront:createNamespace is false: the stack's default-deny NetworkPolicy selects every "
-               f"pod of namespace {c.namespace!r}, including pods that are not Botfront's; deploy into "
-               "a namespace of Botfront's own, or set networkPolicy.enabled: false and keep your own "
+        yield ("botfront:createNamespace is false: the stack's default-deny NetworkPolicy selects every "
+               f"pod of namespace {c.namespace!r}, including pods that are not Botfront's; deploy into a "
+               "namespace of Botfront's own, or set networkPolicy.enabled: false and keep your own "
                "policies")  # fmt: skip
     if not c.network_policy.enabled and not s.release.rasa_token:
         yield (f"botfront:networkPolicy.enabled is false on release {s.release.version}, whose Rasa API "
-               "takes no token: any pod in the cluster can train, replace or query its models")  # fmt: skip
+               "takes no token: any pod in the cluster can train, replace or query its "
+               "models")  # fmt: skip
     scheme = c.root_url.split(":", 1)[0]
     if c.platform == "openshift":
         # className nginx is Pulumi.yaml's default: not the user's doing.
@@ -282,8 +256,8 @@ def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
                "serves a default certificate for these hosts")  # fmt: skip
     elif c.ingress.enabled and scheme == "http" and c.ingress.cluster_issuer:
         yield (f"botfront:rootUrl is http ({c.root_url}) while ingress.clusterIssuer asks cert-manager for "
-               "certificates: the UI and Rasa are still served and linked over http; make rootUrl "
-               "https")  # fmt: skip
+               "certificates: the UI and Rasa are still served and linked over http; make "
+               "rootUrl https")  # fmt: skip
 
 
 def _snake(key: str) -> str:
@@ -293,7 +267,6 @@ def _snake(key: str) -> str:
 def _settings(
     p: Problems, c: StackConfig, raw: Mapping[str, Any], stack: str, secrets: Mapping[str, Any]
 ) -> Settings:
-    """The rules that span several keys, then the frozen settings."""
     release = CATALOG[c.release]
     if c.namespace in RESERVED_NAMESPACES:
         p.add("namespace", c.namespace, "a namespace of the stack's own: the stack creates, labels and "
@@ -301,8 +274,8 @@ def _settings(
     oplog = c.database.mode == "incluster" or c.database.oplog_url_secret is not None
     db = c.database.model_copy(update={"oplog": oplog if c.database.oplog is None else c.database.oplog})
     if db.name.lower() in RESERVED_DATABASES:
-        p.add("database.name", db.name, "a MongoDB system database (MongoDB's own "
-              "databases are admin, local and config); use a name of your own, e.g. bf")  # fmt: skip
+        p.add("database.name", db.name, "a MongoDB system database (MongoDB's own databases are admin, "
+              "local and config); use a name of your own, e.g. bf")  # fmt: skip
     given_db = raw.get("database", {})
     if db.mode != "incluster":
         for key in set(given_db) & {"size", "storageClass"}:
@@ -327,29 +300,26 @@ def _settings(
     _check_rasa_url(p, c.root_url, c.rasa_url, raw.get("rasaUrl"))
     images = dict(release.images) | {k: v for k, v in c.images.model_dump(by_alias=True).items() if v}
     if c.images.botfront_api and not release.botfront_api:
-        p.add("images.botfrontApi", c.images.botfront_api, f"release {release.version} has "
-              "no botfront-api service (only 0.2x releases do)")  # fmt: skip
+        p.add("images.botfrontApi", c.images.botfront_api, f"release {release.version} has no botfront-api "
+              "service (only 0.2x releases do)")  # fmt: skip
     if c.ingress.tls_secret_name and c.ingress.cluster_issuer:
-        p.add("ingress.tlsSecretName", c.ingress.tls_secret_name, "leave it out with "
-              "clusterIssuer: cert-manager then issues one certificate per host "
-              "(botfront-tls, rasa-tls); one shared secret would be owned by whichever "
-              "Ingress came first")  # fmt: skip
-    resources = {
-        s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
-        for s, d in DEFAULT_RESOURCES.items()
-    }
+        p.add("ingress.tlsSecretName", c.ingress.tls_secret_name, "leave it out with clusterIssuer: "
+              "cert-manager then issues one certificate per host (botfront-tls, rasa-tls); one shared "
+              "secret would be owned by whichever Ingress came first")  # fmt: skip
+    resources = {s: _resources(p, f"resources.{s}", getattr(c.resources, _attr(s)), d)
+                 for s, d in DEFAULT_RESOURCES.items()}  # fmt: skip
     replicas = c.replicas.model_dump(by_alias=True)
     actions_image = c.actions.image if c.actions else None
     projects = _projects(p, c, actions_image, resources["rasa"])
     if sum(len(pr.environments) for pr in projects) > 1 and release.botfront_writes_models:
-        p.add("projects", raw.get("projects"), "several Rasa instances need release 1.0.4 "
-              f"or later: Botfront {release.version} writes every trained model itself to "
-              "one MODELS_LOCAL_PATH")  # fmt: skip
+        p.add("projects", raw.get("projects"), "several Rasa instances need release 1.0.4 or later: "
+              f"Botfront {release.version} writes every trained model itself to one "
+              "MODELS_LOCAL_PATH")  # fmt: skip
     if release.botfront_writes_models and c.models.shared_by_node and replicas["botfront"] > 1:
-        p.add("replicas.botfront", replicas["botfront"], "more than one botfront replica "
-              f"of release {release.version} (which writes the models volume) needs "
-              "models.accessMode ReadWriteMany (and a storageClass that provides it): a "
-              "ReadWriteOnce volume attaches to one node")  # fmt: skip
+        p.add("replicas.botfront", replicas["botfront"], "more than one botfront replica of release "
+              f"{release.version} (which writes the models volume) needs models.accessMode ReadWriteMany "
+              "(and a storageClass that provides it): a ReadWriteOnce volume attaches to "
+              "one node")  # fmt: skip
     atlas = build_atlas(
         p, c.atlas, raw.get("atlas"), mode=db.mode, oplog=bool(db.oplog), protect=c.protect, stack=stack
     )
@@ -360,66 +330,49 @@ def _settings(
     np, verify = c.network_policy, c.verify and c.render_to is None
     other_class = c.ingress.class_name != "nginx" and c.platform != "openshift"
     if np.enabled and c.ingress.enabled and other_class and np.ingress_namespace is None:
-        p.add("networkPolicy.ingressNamespace", None, f"required with ingress.className "
+        p.add("networkPolicy.ingressNamespace", None, "required with ingress.className "
               f"{c.ingress.class_name!r}: the default (ingress-nginx) is ingress-nginx's namespace, and "
               "the network policies let only that namespace reach botfront and rasa; set it to your "
               "controller's namespace")  # fmt: skip
     not_run = {
-        "botfrontApi": None
-        if release.botfront_api
-        else "the release has no botfront-api (only 0.2x releases do)",
-        "duckling": None if c.duckling else "botfront:duckling is false",
-        "actions": None
-        if any(pr.actions_image for pr in projects)
-        else "no project has an action server (actions.image)",
-        "mongo": None if db.mode == "incluster" else f"database.mode is {db.mode}: the stack runs no MongoDB",
-        "jobs": None if backup or verify else "no Job runs (botfront:backup and botfront:verify are off)",
-    }
+        "botfrontApi": not release.botfront_api and "the release has no botfront-api (only 0.2x releases do)",
+        "duckling": not c.duckling and "botfront:duckling is false",
+        "actions": not any(pr.actions_image for pr in projects) and "no project has an action server "
+                   "(actions.image)",
+        "mongo": db.mode != "incluster" and f"database.mode is {db.mode}: the stack runs no MongoDB",
+        "jobs": not (backup or verify) and "no Job runs (botfront:backup and botfront:verify are off)",
+    }  # fmt: skip
     for service, rules in np.extra_egress.items():
         if rules and not_run.get(service):
-            p.add(
-                f"networkPolicy.extraEgress.{service}",
-                [r.cidr or r.namespace for r in rules],
-                str(not_run[service]),
-            )
+            p.add(f"networkPolicy.extraEgress.{service}", [r.cidr or r.namespace for r in rules],
+                  str(not_run[service]))  # fmt: skip
     rotate = c.rotate.model_dump(by_alias=True, exclude_none=True)
     if "rasaToken" in rotate and not release.rasa_token:
         p.add("rotate.rasaToken", rotate["rasaToken"], f"release {release.version}'s Rasa takes no token "
               "(Botfront calls it without one): there is nothing to rotate")  # fmt: skip
-    ingress_namespace = c.network_policy.ingress_namespace or (
-        None if c.platform == "openshift" else "ingress-nginx"
-    )
+    ingress_namespace = np.ingress_namespace or (None if c.platform == "openshift" else "ingress-nginx")
+    same = ("namespace", "project_id", "root_url", "platform", "protect", "duckling", "models", "tracker",
+            "ingress", "render_to", "placement", "create_namespace")  # fmt: skip
     return Settings(
+        **{k: getattr(c, k) for k in same},
         stack=stack,
         release=release,
-        namespace=c.namespace,
-        project_id=c.project_id,
-        root_url=c.root_url,
         rasa_url=rasa_url or "",
         rasa_url_derived=c.rasa_url is None,
-        platform=c.platform,
-        protect=c.protect,
         database=db,
         images=images,
         actions_image=actions_image,
-        duckling=c.duckling,
-        models=c.models,
-        tracker=c.tracker,
-        ingress=c.ingress,
         resources=resources,
         replicas=replicas,
         atlas=atlas,
         mail_url=secrets.get("mailUrl"),
         chatbase_api_key=secrets.get("chatbaseApiKey"),
-        render_to=c.render_to,
         network_policy=c.network_policy.model_copy(update={"ingress_namespace": ingress_namespace}),
         projects=projects,
         backup=backup,
         security={s: o for s in DEFAULT_RESOURCES if s != "mongo" and (o := getattr(c.security, _attr(s)))},
         verify=verify,
         image_pull_secrets=tuple(c.image_pull_secrets),
-        placement=c.placement,
-        create_namespace=c.create_namespace,
         rotate=rotate,
     )
 
@@ -431,13 +384,13 @@ def _attr(key: str) -> str:
 def _check_rasa_url(p: Problems, root_url: str, rasa_url: str | None, given: Any) -> None:
     if rasa_url is None:
         if derive_rasa_url(root_url) is None:
-            p.add("rasaUrl", given, f"required when rootUrl ({root_url}) has an IP address "
-                  "for a host: Rasa needs its own public URL for the webchat base_url")  # fmt: skip
+            p.add("rasaUrl", given, f"required when rootUrl ({root_url}) has an IP address for a host: "
+                  "Rasa needs its own public URL for the webchat base_url")  # fmt: skip
         return
     root, rasa = urlsplit(root_url), urlsplit(rasa_url)
     if root.netloc == rasa.netloc:
-        p.add("rasaUrl", given, "must have a different host from rootUrl: Botfront and "
-              "Rasa both serve websockets at the root of their host")  # fmt: skip
+        p.add("rasaUrl", given, "must have a different host from rootUrl: Botfront and Rasa both serve "
+              "websockets at the root of their host")  # fmt: skip
     elif rasa.path not in ("", "/"):
         p.add("rasaUrl", given, "must not have a path: socket.io is served at /socket.io/")
     elif root.scheme == "https" and rasa.scheme == "http":
@@ -447,7 +400,6 @@ def _check_rasa_url(p: Problems, root_url: str, rasa_url: str | None, given: Any
 def _resources(
     p: Problems, path: str, override: ResourceOverride | None, defaults: Mapping[str, Mapping[str, str]]
 ) -> Resources:
-    """`{requests, limits}` of cpu/memory over `defaults`; a request may not exceed its limit."""
     merged = {section: dict(defaults[section]) for section in ("requests", "limits")}
     for section in merged:
         given = getattr(override, section, None) if override else None
@@ -455,22 +407,17 @@ def _resources(
     for kind in ("cpu", "memory"):
         request, limit = (parse_quantity(merged[s][kind]) for s in ("requests", "limits"))
         if request is not None and limit is not None and request > limit:
-            p.add(f"{path}.requests.{kind}", merged["requests"][kind], "must not exceed "
-                  f"the limit ({merged['limits'][kind]})")  # fmt: skip
+            p.add(f"{path}.requests.{kind}", merged["requests"][kind], "must not exceed the limit "
+                  f"({merged['limits'][kind]})")  # fmt: skip
     return Resources(requests=merged["requests"], limits=merged["limits"])
 
 
 def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Resources) -> tuple[Project, ...]:
-    """`botfront:projects`, or the single `projectId` in development when it is absent."""
     if not c.projects:
-        return (
-            Project(
-                c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True, *_env(c.actions)
-            ),
-        )
+        return (Project(c.project_id, ("development",), rasa, actions_image, {}, c.project_id, True,
+                        *_env(c.actions)),)  # fmt: skip
     projects: list[Project] = []
-    ids: set[str] = set()
-    names: set[str] = set()
+    ids, names = set[str](), set[str]()
     for index, entry in enumerate(c.projects):
         path = f"projects[{index}]"
         if entry.id in ids:
@@ -479,13 +426,10 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
         ids.add(entry.id)
         name = entry.name or entry.id
         if len(name) > 40 or not DNS_LABEL.match(name):
-            p.add(
-                f"{path}.name" if entry.name else f"{path}.id",
-                name,
-                "the project must be usable in Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case "
-                "letters, digits or '-', starting and ending with a letter or digit"
-                + ("" if entry.name else f"; set {path}.name to such a name for this id"),
-            )
+            p.add(f"{path}.name" if entry.name else f"{path}.id", name, "the project must be usable in "
+                  "Kubernetes names (rasa-<name>-<environment>): 1-40 lower-case letters, digits or '-', "
+                  "starting and ending with a letter or digit"
+                  + ("" if entry.name else f"; set {path}.name to such a name for this id"))  # fmt: skip
             continue
         if name in names:
             p.add(f"{path}.name", name, "two projects have this Kubernetes name: give each its own")
@@ -497,13 +441,10 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             if env not in envs:
                 p.add(f"{path}.rasaUrl.{env}", url, "unknown key; allowed: " + ", ".join(envs))
             elif urlsplit(url).path not in ("", "/"):
-                p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is "
-                      "served at /socket.io/")  # fmt: skip
-        resources = (
-            _resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
-            if entry.resources
-            else rasa
-        )
+                p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at "
+                      "/socket.io/")  # fmt: skip
+        resources = (_resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
+                     if entry.resources else rasa)  # fmt: skip
         default = str(entry.id) == str(c.project_id)
         actions = entry.actions or (c.actions if default else None)
         image = actions.image if actions else None
@@ -512,8 +453,8 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
         p.add(
             "projectId",
             c.project_id,
-            "must be the id of one of botfront:projects (its Rasa keeps the plain "
-            "names that Botfront seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
+            "must be the id of one of botfront:projects (its Rasa keeps the plain names that Botfront "
+            "seeds, e.g. http://rasa:5005); ids: " + ", ".join(pr.id for pr in projects),
         )
     return tuple(projects)
 
@@ -533,27 +474,24 @@ ACTIONS_RESERVED_ENV = ("BF_URL", "BF_PROJECT_ID")
 
 
 def _check_actions_env(p: Problems, c: StackConfig) -> None:
-    given = [("actions", c.actions)] + [
-        (f"projects[{i}].actions", e.actions) for i, e in enumerate(c.projects)
-    ]
-    for path, actions in given:
+    for path, actions in [("actions", c.actions), *((f"projects[{i}].actions", e.actions)
+                                                     for i, e in enumerate(c.projects))]:  # fmt: skip
         for name, value in (actions.env if actions else {}).items():
             if SECRET_LOOKING.search(name) or URL_WITH_PASSWORD.match(value):
-                p.add(f"{path}.env.{name}", "[hidden]", "looks like a credential, and env values are plain "
-                      "text in the stack config, the state and the Deployment; put it in a Secret and load "
-                      f"it with {path}.envFrom: [{{secretRef: {{name: <secret>}}}}]")  # fmt: skip
+                p.add(f"{path}.env.{name}", "[hidden]", "looks like a credential, and env values are "
+                      "plain text in the stack config, the state and the Deployment; put it in a Secret "
+                      f"and load it with {path}.envFrom: [{{secretRef: {{name: <secret>}}}}]")  # fmt: skip
             elif name in ACTIONS_RESERVED_ENV:
                 p.add(
                     f"{path}.env.{name}",
                     value,
-                    "set by the stack itself (" + ", ".join(ACTIONS_RESERVED_ENV) + ")",
+                    f"set by the stack itself ({', '.join(ACTIONS_RESERVED_ENV)})",
                 )
 
 
 def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str, rasa_url: str) -> None:
     """Every Rasa needs its own public host: webchat sockets connect to the host's root."""
-    hosts: dict[str, str] = {urlsplit(root_url).netloc: "rootUrl"}
-    root_scheme = urlsplit(root_url).scheme
+    hosts, root_scheme = {urlsplit(root_url).netloc: "rootUrl"}, urlsplit(root_url).scheme
     for index, project in enumerate(projects):
         for env in project.environments:
             url = instance_url(project, env, root_url, rasa_url)
@@ -566,8 +504,8 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
                 continue
             host = urlsplit(url).netloc
             if host in hosts:
-                p.add(key, url, f"the public host is already used by {hosts[host]}: each "
-                      "Rasa instance needs its own")  # fmt: skip
+                p.add(key, url, f"the public host is already used by {hosts[host]}: each Rasa instance "
+                      "needs its own")  # fmt: skip
             else:
                 hosts[host] = f"projects[{index}] ({project.id}, {env})"
             if root_scheme == "https" and urlsplit(url).scheme == "http":
@@ -576,8 +514,6 @@ def _check_public_urls(p: Problems, projects: tuple[Project, ...], root_url: str
 
 @dataclass(frozen=True)
 class ConfigKeys:
-    """Every config key the engine passed (`namespace:key`), and which of them are secrets."""
-
     keys: frozenset[str] = frozenset()
     secret_keys: frozenset[str] = frozenset()
 
@@ -594,10 +530,8 @@ def read_config_keys() -> ConfigKeys:
 
 
 # Where a provider key the program does not read belongs instead.
-PROVIDER_POINTERS = {
-    "kubernetes:namespace": "use botfront:namespace",
-    "kubernetes:renderYamlToDirectory": "use botfront:renderTo",
-}
+PROVIDER_POINTERS = {"kubernetes:namespace": "use botfront:namespace",
+                     "kubernetes:renderYamlToDirectory": "use botfront:renderTo"}  # fmt: skip
 
 
 def provider_config_keys() -> dict[str, frozenset[str]]:
@@ -625,15 +559,15 @@ def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
     the current kubeconfig context; a credential must never sit in plain text in the stack file."""
     for key in sorted(k.partition(":")[2] for k in config.secret_keys if k.startswith(f"{PROJECT}:")):
         if key not in SECRET_KEYS:  # its value decides what is created: plain text in the state
-            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials "
-                  "and decides what is created: set it again without --secret (pulumi "
-                  f"config rm {PROJECT}:{key}, then pulumi config set [--path] "
-                  f"{PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are secrets")  # fmt: skip
+            p.add(key, "[secret]", "stored as a secret, but this key holds no credentials and decides "
+                  f"what is created: set it again without --secret (pulumi config rm {PROJECT}:{key}, then "
+                  f"pulumi config set [--path] {PROJECT}:{key}...); only {', '.join(SECRET_KEYS)} are "
+                  "secrets")  # fmt: skip
     for key in SECRET_KEYS:
         if f"{PROJECT}:{key}" in config.keys - config.secret_keys:
-            p.add(key, "[plain text]", "must be a secret, or it stays readable in the stack file and "
-                  f"the state: pulumi config rm {PROJECT}:{key} && pulumi config set --secret "
-                  f"{PROJECT}:{key} <value>")  # fmt: skip
+            p.add(key, "[plain text]", "must be a secret, or it stays readable in the stack file and the "
+                  f"state: pulumi config rm {PROJECT}:{key} && pulumi config set --secret {PROJECT}:{key} "
+                  "<value>")  # fmt: skip
     providers = provider_config_keys()
     for qualified in sorted(config.keys):
         namespace, _, key = qualified.partition(":")
@@ -655,13 +589,8 @@ def _refuse_unknown_and_plain_text(p: Problems, config: ConfigKeys) -> None:
 def read_raw_config(
     config: pulumi.Config, keys: ConfigKeys
 ) -> tuple[dict[str, Any], dict[str, pulumi.Output[str]]]:
-    """Every `botfront:*` value the engine passed in, objects decoded, secrets kept as Outputs.
-
-    A key the stack stores as a secret (`pulumi config set --secret`, also `--secret --path
-    botfront:atlas.x`, which encrypts the whole key) is not read unless it is one of SECRET_KEYS
-    (parse_settings refuses it): its value decides what is created, so reading it would put the
-    plaintext into state.
-    """
+    """A key stored as a secret that is not one of SECRET_KEYS is not read (parse_settings refuses it):
+    its value decides what is created, so reading it would put the plaintext into state."""
     prefix = f"{PROJECT}:"
     present = {k[len(prefix) :] for k in keys.keys if k.startswith(prefix)}
     raw: dict[str, Any] = {}
@@ -674,7 +603,6 @@ def read_raw_config(
 
 
 def _decode(text: str) -> Any:
-    """Structured values arrive as JSON text; anything else is kept for validation to report."""
     try:
         return json.loads(text)
     except ValueError:

@@ -1,10 +1,4 @@
-"""The config model's vocabulary: field types that explain themselves, and errors that name the key.
-
-Each field type (`Bool`, `Int`, `Text`, `Choice`, `Quantity`, `Url`, ...) is a pydantic type whose
-validator raises one message naming what is allowed, and whose JSON Schema says the same for
-editors. `problems_from` turns a pydantic `ValidationError` into `botfront:<path>: got <value>;
-<what is allowed>` lines, with "did you mean" suggestions for misspelt keys and values.
-"""
+"""The config model's field types (each error says what is allowed) and errors that name the key."""
 
 from __future__ import annotations
 
@@ -12,8 +6,8 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, get_args
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, NamedTuple, get_args
 from urllib.parse import urlsplit
 
 import pulumi
@@ -50,14 +44,11 @@ class ConfigError(pulumi.RunError):
 
 
 def show(value: Any) -> str:
-    """A value as the user wrote it, short enough for one line."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Problems:
-    """Collects configuration problems; `raise_if_any` ends validation with all of them."""
-
     def __init__(self, namespace: str = "botfront") -> None:
         self.namespace = namespace
         self.items: list[str] = []
@@ -87,12 +78,10 @@ class Model(BaseModel):
     # Why a key is not accepted here, beyond "unknown key" (e.g. replicas.rasa).
     UNKNOWN: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, *args: Any, **data: Any) -> None:
-        """Positional arguments fill the fields in order, as a dataclass's would."""
+    def __init__(self, *args: Any, **data: Any) -> None:  # positional arguments, as a dataclass's
         super().__init__(**dict(zip(type(self).model_fields, args, strict=False)), **data)
 
-    def dump(self) -> dict[str, Any]:
-        """As the user writes it (camelCase, unset keys left out): what Kubernetes objects take."""
+    def dump(self) -> dict[str, Any]:  # camelCase, unset keys left out: what Kubernetes objects take
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
@@ -109,7 +98,6 @@ def unique(items: list[Any]) -> list[Any]:
 
 
 def Unique(item: Any) -> Any:
-    """A list whose items appear once each."""
     return Annotated[list[item], AfterValidator(unique), Field(json_schema_extra={"uniqueItems": True})]
 
 
@@ -121,7 +109,6 @@ def suggest(value: Any, options: Iterable[str]) -> str:
 
 
 def checked(base: type, check: Callable[[Any], Any], schema: dict[str, Any]) -> Any:
-    """`base` validated by `check` (which raises `fail(...)`), documented by `schema`."""
     return Annotated[base, BeforeValidator(check), WithJsonSchema(schema)]
 
 
@@ -177,7 +164,7 @@ def Text(pattern: str, rule: str, max_len: int = 253) -> Any:
 
 
 def With(check: Callable[[Any], Any], schema: dict[str, Any], base: type = str) -> Any:
-    """A type whose whole rule is `check` (it returns the value or an error message string)."""
+    """A type whose whole rule is `check`: it returns the value or a `Problem`."""
 
     def run(v: Any) -> Any:
         result = check(v)
@@ -188,33 +175,21 @@ def With(check: Callable[[Any], Any], schema: dict[str, Any], base: type = str) 
     return checked(base, run, schema)
 
 
-class Problem:
-    """What a `With` check returns instead of a value."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
+class Problem(NamedTuple):
+    text: str
 
 
 def parse_quantity(text: str) -> Decimal | None:
-    """A Kubernetes resource quantity in base units, or None if it is not one."""
     match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
     if not match:
         return None
     suffix = match.group("suffix")
-    try:
-        number = Decimal(match.group("num"))
-    except InvalidOperation:
-        return None
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number / 1000 if suffix == "m" else None
+    number = Decimal(match.group("num"))  # the pattern admits only valid decimals
+    scale = _BINARY.get(suffix) or _DECIMAL.get(suffix)
+    return number * scale if scale else number / 1000 if suffix == "m" else None
 
 
 def Quantity(kind: str) -> Any:
-    """A positive quantity; `kind` is "cpu" (cores or millicores) or "bytes"."""
-
     def check(v: Any) -> Any:
         text = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
         quantity = parse_quantity(text) if isinstance(text, str) else None
@@ -240,7 +215,6 @@ def is_ip(host: str) -> bool:
 
 
 def url_check(v: Any) -> Any:
-    """An absolute http(s) URL with a host and no query or fragment, without a trailing '/'."""
     allowed = Problem("expected an absolute http:// or https:// URL with a host and no query or fragment")
     if not isinstance(v, str) or v != v.strip():
         return allowed
@@ -249,9 +223,15 @@ def url_check(v: Any) -> Any:
         port, host = parts.port, parts.hostname or ""
     except ValueError:
         return allowed
-    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment or "?" in v:
-        return allowed
-    if port is not None and not 1 <= port <= 65535:
+    bad_port = port is not None and not 1 <= port <= 65535
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.query
+        or parts.fragment
+        or "?" in v
+        or bad_port
+    ):
         return allowed
     if not is_ip(host) and not DNS_SUBDOMAIN.match(host):
         return Problem("the host must be a lower-case DNS name or an IP address")
@@ -280,8 +260,12 @@ def _model_at(root: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
     return model
 
 
+OBJECT, LIST = "expected an object (a YAML mapping)", "expected a list"
+SHAPES = {"model_type": OBJECT, "model_attributes_type": OBJECT, "dict_type": OBJECT, "list_type": LIST,
+          "tuple_type": LIST, "too_short": "expected a non-empty list"}  # fmt: skip
+
+
 def problems_from(error: ValidationError, root: type[Model], p: Problems) -> None:
-    """Add each pydantic error to `p` as key path, value and what is allowed."""
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("~", "[key]"))))
         kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
@@ -289,24 +273,13 @@ def problems_from(error: ValidationError, root: type[Model], p: Problems) -> Non
             loc += (ctx["at"],)
             value = value[ctx["at"]] if isinstance(value, (dict, list)) else value
         path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        model = _model_at(root, loc[:-1]) if kind in ("extra_forbidden", "missing") else None
+        fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
         if kind == "extra_forbidden":
-            model = _model_at(root, loc[:-1])
-            keys = [f.alias or n for n, f in model.model_fields.items()] if model else []
-            why = model.UNKNOWN.get(str(loc[-1]), "") if model else ""
-            message = (why + "; " if why else "unknown key; ") + "allowed: " + ", ".join(keys)
-            p.add(path, value, message + suggest(loc[-1], keys))
+            why = (model.UNKNOWN.get(str(loc[-1])) if model else None) or "unknown key"
+            p.add(path, value, f"{why}; allowed: " + ", ".join(fields) + suggest(loc[-1], fields))
         elif kind == "missing":
-            model = _model_at(root, loc[:-1])
-            fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
-            field = fields.get(str(loc[-1]))
-            p.add(path, None, "required" + (f": {field.description}" if field and field.description else ""))
-        elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            p.add(path, value, "expected an object (a YAML mapping)")
-        elif kind in ("list_type", "tuple_type"):
-            p.add(path, value, "expected a list")
-        elif kind == "too_short":
-            p.add(path, value, "expected a non-empty list")
-        elif kind == "config":
-            p.add(path, value, str(ctx["m"]))
+            text = (field := fields.get(str(loc[-1]))) and field.description
+            p.add(path, None, "required" + (f": {text}" if text else ""))
         else:
-            p.add(path, value, item["msg"])
+            p.add(path, value, str(ctx["m"]) if kind == "config" else SHAPES.get(kind, item["msg"]))

@@ -91,7 +91,13 @@ def stack_schema() -> dict[str, Any]:
               "additionalProperties": False}  # fmt: skip
     for key, description in SECRET_KEYS.items():
         properties[f"{NAMESPACE}:{key}"] = {**secure, "description": f"secret: {description}"}
+    # The CLI reads a key without a namespace as the project's (pulumi/pulumi@v3.259.0:
+    # sdk/go/common/workspace/loaders.go:61-86, stackConfigNamespacedWithProject): `rootUrl` is
+    # `botfront:rootUrl`, so it gets the same subschema.
+    for key in list(properties):
+        properties[key.partition(":")[2]] = {"$ref": f"#/properties/config/properties/{key}"}
     known = sorted(properties)
+    either = [{"anyOf": [{"required": [f"{NAMESPACE}:{k}"]}, {"required": [k]}]} for k in model["required"]]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "stack.schema.json",
@@ -101,7 +107,7 @@ def stack_schema() -> dict[str, Any]:
             "config": {
                 "type": "object",
                 "properties": properties,
-                "required": [f"{NAMESPACE}:{k}" for k in model.get("required", [])],
+                "allOf": either,
                 # Other namespaces (mongodbatlas:, ...) are free; every key has one. Of kubernetes:,
                 # only what the explicit provider reads (components/cluster.py).
                 "propertyNames": {

@@ -54,7 +54,7 @@ def edited(path: list[str], value: Any) -> dict[str, Any]:
         (["botfront:protect"], "yes"),  # YAML 1.2: a string, not a boolean
         (["botfront:database", "nmae"], "bf"),  # misspelt nested key
         (["botfront:namespce"], "x"),  # misspelt top-level key
-        (["namespace"], "x"),  # no namespace
+        (["namespce"], "x"),  # misspelt key without namespace (the CLI reads it as botfront:namespce)
         (["botfront:atlas", "accessList"], "203.0.113.0/24"),  # not a list
         (["botfront:mailUrl"], "smtp://plain"),  # a secret in plain text
         (["kubernetes:namespace"], "team-x"),  # the stack's provider does not read it
@@ -76,6 +76,20 @@ def test_schema_allows_other_namespaces_and_secure_values() -> None:
     doc["config"]["mongodbatlas:clientId"] = "id"
     doc["config"]["botfront:mailUrl"] = {"secure": "v1:abc"}
     assert list(VALIDATOR.iter_errors(doc)) == []
+
+
+def test_a_key_without_namespace_is_the_projects_as_the_cli_reads_it() -> None:
+    # pulumi/pulumi@v3.259.0: sdk/go/common/workspace/loaders.go:61-86 (stackConfigNamespacedWithProject)
+    # rewrites `rootUrl` to `botfront:rootUrl`; the schema must judge it as that key.
+    doc = copy.deepcopy(DEV)
+    doc["config"] = {k.removeprefix("botfront:"): v for k, v in doc["config"].items()}
+    assert list(VALIDATOR.iter_errors(doc)) == []
+    for key, value in [("replicas", {"rasa": 2}), ("protect", "yes"), ("rootUrl", 5), ("nmespace", "x")]:
+        bad = copy.deepcopy(doc)
+        bad["config"][key] = value
+        assert list(VALIDATOR.iter_errors(bad)), (key, value)
+    del doc["config"]["rootUrl"]
+    assert list(VALIDATOR.iter_errors(doc)), "rootUrl is required in either form"
 
 
 def test_pulumi_types_agree_with_the_json_schema() -> None:
