@@ -43,6 +43,7 @@ import pulumi_kubernetes.networking.v1 as networking
 from components import verify_checks
 from components.database import MongoDatabase
 from components.mongo import InClusterMongo
+from components.network import network_policy
 from components.pod_options import pod_scheduling
 from components.services import ACTIONS, BOTFRONT, BOTFRONT_API, DUCKLING, PORTS, RASA, SecretKeys
 from components.settings import Resources, Settings
@@ -86,11 +87,6 @@ class Target:
         return f"http://{self.name}:{self.port}"
 
 
-def rasa_uses_token(settings: Settings) -> bool:
-    """Whether the release's Rasa runs with an auth token (components/releases.py)."""
-    return settings.release.rasa_token
-
-
 def token_env(instance_name: str) -> str:
     return "RASA_TOKEN_" + instance_name.upper().replace("-", "_")
 
@@ -110,7 +106,7 @@ def targets(settings: Settings) -> list[Target]:
 def check_plan(settings: Settings) -> dict[str, Any]:
     """What verify_checks.py checks, as JSON data: service URLs and the names of secret env vars."""
     eio = settings.release.engineio
-    uses_token = rasa_uses_token(settings)
+    uses_token = settings.release.rasa_token  # components/releases.py
     return {
         "botfront": {"url": Target(BOTFRONT, PORTS[BOTFRONT]).url, "apiKeyEnv": API_KEY_ENV},
         "rasa": [
@@ -131,7 +127,7 @@ def check_plan(settings: Settings) -> dict[str, Any]:
 def secret_env(settings: Settings) -> dict[str, str]:
     """Env var -> key of the stack's Secret."""
     env = {API_KEY_ENV: SecretKeys.API_KEY}
-    if rasa_uses_token(settings):
+    if settings.release.rasa_token:
         env.update({token_env(i.name): i.token_key for i in settings.rasa_instances})
     return env
 
@@ -333,12 +329,7 @@ def network_policies(
         return meta.LabelSelectorArgs(match_labels={NAME_LABEL: name})
 
     def policy(name: str, spec: networking.NetworkPolicySpecArgs) -> networking.NetworkPolicy:
-        return networking.NetworkPolicy(
-            name,
-            metadata=meta.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
-            spec=spec,
-            opts=opts,
-        )
+        return network_policy(name, namespace, labels, spec, opts)
 
     checked = targets(settings)
     policies = [

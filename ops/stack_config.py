@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -555,7 +554,3 @@ def _describe(value: Any) -> str:
     if value is None:
         return "got an empty value"
     return f"got {json.dumps(_go_json(value))}"
-
-
-def iter_problems(error: StackFileError) -> Iterator[str]:
-    yield from str(error).splitlines()
