@@ -137,7 +137,8 @@ def as_json(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Output-type objects (dict subclasses whose properties may shadow `items`) as plain data."""
+    """Output-type objects as plain data: they are dict subclasses whose properties may shadow
+    `items` and `values` (a selector requirement's `values`), so dict's own methods are used."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in dict.items(value)}
     if isinstance(value, (list, tuple)):

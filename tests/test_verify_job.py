@@ -20,7 +20,7 @@ from components.releases import CATALOG
 from components.settings import parse_settings
 from components.validation import ConfigError
 from ops.offline import Plan
-from tests.conftest import container, env_of, leaked_secrets, plan_for
+from tests.conftest import container, deployment, env_of, leaked_secrets, plan_for
 from tests.loopback import http_service, json_answer, text
 
 ACTIONS = {"image": "ghcr.io/acme/actions:1.0.0"}
@@ -343,3 +343,16 @@ def test_the_job_name_digest_is_that_of_the_json_list_of_its_parts() -> None:
     whole = json.dumps(plain, sort_keys=True, default=str)
     expected = hashlib.sha256(whole.encode()).hexdigest()[:10]
     assert verification.digest([verification.as_json(p) for p in parts]) == expected
+
+
+def test_a_placement_with_match_expressions_still_names_the_job() -> None:
+    """A Deployment spec holding `values` (a selector requirement's property, which shadows
+    dict.values on the SDK's output types) used to crash the digest: TypeError at plan time."""
+    terms = [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["bots"]}]}]
+    affinity = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+    }
+    plan = plan_for("dev", placement={"default": {"affinity": affinity}})
+    node = deployment(plan, "botfront")["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    assert node["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == terms
+    assert job_name(plan).startswith("verify-") and job_name(plan) != job_name(plan_for("dev"))
