@@ -17,7 +17,7 @@ import pulumi_kubernetes.networking.v1 as networking
 
 from components.backup import BACKUP_JOB, RESTORE_JOB
 from components.model import EgressRule
-from components.network import NAMESPACE_LABEL
+from components.network import NAMESPACE_LABEL, network_policy
 from components.pod_options import settings_key
 from components.services import application_specs
 from components.settings import Settings
@@ -78,24 +78,24 @@ class ExtraEgress(pulumi.ComponentResource):
             if not rules:
                 continue
             assert service in pods, service  # components/settings.py refuses the others
+            spec = networking.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(
+                    match_expressions=[
+                        meta.LabelSelectorRequirementArgs(
+                            key=NAME_LABEL, operator="In", values=sorted(pods[service])
+                        )
+                    ]
+                ),
+                policy_types=["Egress"],
+                egress=[egress_rule(rule) for rule in rules],
+            )
             self.policies.append(
-                networking.NetworkPolicy(
+                network_policy(
                     policy_name(service),
-                    metadata=meta.ObjectMetaArgs(
-                        name=policy_name(service), namespace=args.namespace, labels=dict(args.labels)
-                    ),
-                    spec=networking.NetworkPolicySpecArgs(
-                        pod_selector=meta.LabelSelectorArgs(
-                            match_expressions=[
-                                meta.LabelSelectorRequirementArgs(
-                                    key=NAME_LABEL, operator="In", values=sorted(pods[service])
-                                )
-                            ]
-                        ),
-                        policy_types=["Egress"],
-                        egress=[egress_rule(rule) for rule in rules],
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    args.namespace,
+                    args.labels,
+                    spec,
+                    pulumi.ResourceOptions(parent=self),
                 )
             )
         self.register_outputs({"policies": [p.metadata.name for p in self.policies]})

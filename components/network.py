@@ -127,14 +127,7 @@ class NetworkPolicies(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         def policy(policy_name: str, spec: networking.NetworkPolicySpecArgs) -> networking.NetworkPolicy:
-            return networking.NetworkPolicy(
-                policy_name,
-                metadata=meta.ObjectMetaArgs(
-                    name=policy_name, namespace=args.namespace, labels=dict(args.labels)
-                ),
-                spec=spec,
-                opts=child,
-            )
+            return network_policy(policy_name, args.namespace, args.labels, spec, child)
 
         self.policies = [
             policy(
@@ -210,6 +203,22 @@ class NetworkPolicies(pulumi.ComponentResource):
                 )
             )
         self.register_outputs({"policies": [p.metadata.name for p in self.policies]})
+
+
+def network_policy(
+    name: str,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    spec: networking.NetworkPolicySpecArgs,
+    opts: pulumi.ResourceOptions,
+) -> networking.NetworkPolicy:
+    """A NetworkPolicy whose object name is its resource name (also for verify.py, extra_egress.py)."""
+    return networking.NetworkPolicy(
+        name,
+        metadata=meta.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        spec=spec,
+        opts=opts,
+    )
 
 
 def _selector(name: str) -> meta.LabelSelectorArgs:

@@ -45,26 +45,17 @@ class GeneratedSecrets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("botfront:secrets:GeneratedSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+
         # Alphanumeric: both travel in HTTP headers and query strings (`?token=`) unescaped.
         # `keepers` is pulumi-random's replace trigger (pulumi_random 4.21.4 random_password.py:
         # "Arbitrary map of values that, when changed, will trigger recreation of resource").
-        self.api_key = random.RandomPassword(
-            f"{name}-graphql-api-key",
-            length=48,
-            special=False,
-            keepers=keepers(args.rotate, "apiKey"),
-            opts=child,
-        ).result
-        self.rasa_auth_tokens = {
-            key: random.RandomPassword(
-                f"{name}-{key}",
-                length=48,
-                special=False,
-                keepers=keepers(args.rotate, "rasaToken"),
-                opts=child,
+        def token(resource_name: str, rotate_key: str) -> pulumi.Output[str]:
+            return random.RandomPassword(
+                resource_name, length=48, special=False, keepers=keepers(args.rotate, rotate_key), opts=child
             ).result
-            for key in args.rasa_token_keys
-        }
+
+        self.api_key = token(f"{name}-graphql-api-key", "apiKey")
+        self.rasa_auth_tokens = {key: token(f"{name}-{key}", "rasaToken") for key in args.rasa_token_keys}
         # Keys the pods' checksum annotations (components/platform.py). Its own value, not the API
         # key: rotating the API key must roll only the pods that read it.
         self.checksum_key = random.RandomPassword(

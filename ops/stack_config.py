@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -475,12 +474,21 @@ def read_stack(stack: str, root: Path) -> StackFile:
     problems: list[str] = []
     warnings: list[str] = []
     given: dict[str, Any] = {}
+    spellings: dict[str, list[str]] = {}
     for key, value in raw.items():
         problem = key_problem(key)
         if problem:
             problems.append(f"{shown}: {problem}")
             continue
         given[qualify(project.name, key)] = value
+        spellings.setdefault(qualify(project.name, key), []).append(key)
+    # Stricter than the CLI, on purpose: it namespaces bare keys into a Go map
+    # (loaders.go:61-86, stackConfigNamespacedWithProject), so of `rootUrl` and `botfront:rootUrl`
+    # it keeps whichever its map iteration yields last, a different one from run to run.
+    for key, written in spellings.items():
+        if len(written) > 1:
+            listed = " and ".join(f"'{w}'" for w in written)
+            problems.append(f"{shown}: {listed} both set {key}; the CLI keeps either one at random: keep one")
     empty = sorted(k for k, v in raw.items() if v is None and isinstance(k, str))
     if empty:
         warnings.append(
@@ -546,7 +554,3 @@ def _describe(value: Any) -> str:
     if value is None:
         return "got an empty value"
     return f"got {json.dumps(_go_json(value))}"
-
-
-def iter_problems(error: StackFileError) -> Iterator[str]:
-    yield from str(error).splitlines()

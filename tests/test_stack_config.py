@@ -12,7 +12,8 @@ sdk/go/common/workspace/loaders.go:73-79, stackConfigNamespacedWithProject, call
 LoadProjectStackBytes before anything else reads the config. The table follows the CLI (row
 "key-without-namespace-is-the-projects"); only a key with two namespaces is refused (key.go:68).
 Rows listed in KNOWN_DEVIATIONS hold the CLI's outcome where ops/stack_config.py differs; they are
-expected to fail until it follows the CLI.
+expected to fail until it follows the CLI. Rows listed in STRICTER are refusals of our own where the
+CLI's outcome is random (a key written both with and without the project namespace).
 """
 
 from __future__ import annotations
@@ -216,6 +217,15 @@ PARITY: list[tuple[str, str, Any, str]] = [
         {"botfront:flag": "false"},
         f"{LOAD}:73-79 stackConfigNamespacedWithProject",
     ),
+    # STRICTER than the CLI (listed in STRICTER): both spellings of one key. The CLI copies them
+    # into one Go map (loaders.go:61-86), so which value survives follows Go's random iteration
+    # order; the offline reader refuses the file instead.
+    (
+        "same-key-with-and-without-namespace-refused",
+        cfg("  rootUrl: https://y.example.com\n"),
+        ("error", "'botfront:rootUrl' and 'rootUrl' both set botfront:rootUrl"),
+        f"{LOAD}:61-86 stackConfigNamespacedWithProject (map iteration order): stricter",
+    ),
     (
         "old-config-module-form",
         cfg("  botfront:config:count: 7\n"),
@@ -273,6 +283,12 @@ KNOWN_DEVIATIONS = {
     "dates-become-go-time-text": (
         "ops/stack_config.py keeps a plain date as its text ('2024-01-31'); no botfront key takes a date"
     ),
+}
+
+
+# Rows where the CLI's outcome is not deterministic, so ops/stack_config.py refuses the file.
+STRICTER = {
+    "same-key-with-and-without-namespace-refused": "the CLI keeps either value, by Go map order",
 }
 
 
@@ -411,3 +427,17 @@ def test_plain_scalars_resolve_as_yaml_v3_does(text: str, expected: Any) -> None
 
     value = resolve_plain(text)[1]
     assert value == expected and type(value) is type(expected)
+
+
+def test_stricter_rows_are_refusals_in_the_table(tmp_path: Path) -> None:
+    rows = {row[0]: row for row in PARITY}
+    for name in STRICTER:
+        assert isinstance(rows[name][2], tuple) and rows[name][2][0] == "error"
+        assert "stricter" in rows[name][3]
+    # The old `ns:config:key` form is a third spelling of the same key (key.go:57-64, ParseKey).
+    root = write(tmp_path, cfg("  botfront:config:rootUrl: https://y.example.com\n"))
+    with pytest.raises(StackFileError) as raised:
+        read_stack("t", root)
+    message = str(raised.value)
+    assert message.count("\n") == 0
+    assert "'botfront:rootUrl' and 'botfront:config:rootUrl' both set botfront:rootUrl" in message

@@ -3,6 +3,7 @@ hardened, secret-free and reachable under the network policies, and when it runs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -12,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi_kubernetes.core.v1 import outputs
 
 from components import verify as verification
 from components.releases import CATALOG
 from components.settings import parse_settings
 from components.validation import ConfigError
 from ops.offline import Plan
-from tests.conftest import container, env_of, leaked_secrets, plan_for
+from tests.conftest import container, deployment, env_of, leaked_secrets, plan_for
 from tests.loopback import http_service, json_answer, text
 
 ACTIONS = {"image": "ghcr.io/acme/actions:1.0.0"}
@@ -329,3 +331,28 @@ def test_the_jobs_command_names_a_stale_rasa_token_without_showing_it(tmp_path: 
 
 def summary_text(directory: Path) -> str:
     return (directory / "log").read_text()
+
+
+def test_the_job_name_digest_is_that_of_the_json_list_of_its_parts() -> None:
+    """Each spec is serialised on its own (components/verify.py digest); the name must stay the
+    digest of the whole JSON list, so a stack planned before that change keeps its Job."""
+    # An output type whose `items` property shadows dict.items, as the provider's specs hold.
+    volume = outputs.ConfigMapVolumeSource(items=[outputs.KeyToPath(key="a", path="b")], name="n")
+    parts: list[Any] = [{"b": [1, (2, 3)], "a": {"z": None, "y": 1.5}}, volume, "rasa:1", "text"]
+    plain = [parts[0], {"items": [{"key": "a", "path": "b"}], "name": "n"}, "rasa:1", "text"]
+    whole = json.dumps(plain, sort_keys=True, default=str)
+    expected = hashlib.sha256(whole.encode()).hexdigest()[:10]
+    assert verification.digest([verification.as_json(p) for p in parts]) == expected
+
+
+def test_a_placement_with_match_expressions_still_names_the_job() -> None:
+    """A Deployment spec holding `values` (a selector requirement's property, which shadows
+    dict.values on the SDK's output types) used to crash the digest: TypeError at plan time."""
+    terms = [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["bots"]}]}]
+    affinity = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+    }
+    plan = plan_for("dev", placement={"default": {"affinity": affinity}})
+    node = deployment(plan, "botfront")["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    assert node["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == terms
+    assert job_name(plan).startswith("verify-") and job_name(plan) != job_name(plan_for("dev"))
