@@ -13,8 +13,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from components import backup_settings as backups
 from components.atlas_catalog import MONGO_VERSIONS, PROVIDERS, RETIRED_SHARED, tier_of
-from components.backup_settings import ARCHIVE_PATTERN, CRON_HELP, archive_name_problem, cron_problem
 from components.releases import CATALOG, DEFAULT_RELEASE, pinning_problem
 from components.validation import (
     DNS_LABEL,
@@ -525,22 +525,24 @@ class Backup(Model):
     enabled: Bool() = True
     schedule: With(
         lambda v: (
-            Problem(f"a quoted string; {CRON_HELP}")
+            Problem(f"a quoted string; {backups.CRON_HELP}")
             if not isinstance(v, str)
-            else Problem(f"{why}; {CRON_HELP}")
-            if (why := cron_problem(v))
+            else Problem(f"{why}; {backups.CRON_HELP}")
+            if (why := backups.cron_problem(v))
             else " ".join(v.split())
         ),
         {"type": "string"},
-    ) = "30 2 * * *"
-    retention: Int(1, 1000, ": how many of the newest archives are kept (must be at least 1)") = 7
-    size: Bytes = "5Gi"
+    ) = backups.DEFAULT_SCHEDULE
+    retention: Int(1, 1000, ": how many of the newest archives are kept (must be at least 1)") = (
+        backups.DEFAULT_RETENTION
+    )
+    size: Bytes = backups.DEFAULT_SIZE
     storage_class: STORAGE_CLASS | None = None
 
 
 Archive = With(
-    lambda v: Problem(why) if (why := archive_name_problem(v)) else v,
-    {"type": "string", "pattern": f"^{ARCHIVE_PATTERN}$"},
+    lambda v: Problem(why) if (why := backups.archive_name_problem(v)) else v,
+    {"type": "string", "pattern": f"^{backups.ARCHIVE_PATTERN}$"},
 )
 SECRET_KEYS = {
     "mailUrl": "SMTP URL for password resets (MAIL_URL): pulumi config set --secret botfront:mailUrl smtp://...",
