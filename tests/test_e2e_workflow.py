@@ -4,9 +4,12 @@ nightly, and `pulumi destroy` runs whatever happened."""
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from string import Template
 from typing import Any
 
+import pytest
 import yaml
 
 from ops.offline import load_stack_config, run_program
@@ -14,6 +17,7 @@ from ops.plan import schema_errors
 from tests.conftest import project_root
 
 WORKFLOW = project_root() / ".github" / "workflows" / "e2e.yml"
+MIRRORS = Path("/work/.mirror")
 
 
 def workflow() -> dict[Any, Any]:
@@ -73,3 +77,21 @@ def test_it_runs_on_the_label_and_nightly_and_always_destroys() -> None:
     kind = named["Create the kind cluster"]
     version = re.fullmatch(r"v0\.(\d+)\.(\d+)", kind["with"]["version"])
     assert version and int(version.group(1)) >= 24, kind["with"]
+
+
+def test_kubectl_is_pinned_within_one_minor_of_the_kind_node() -> None:
+    # kind-action's kubectl default follows its own kind default (helm/kind-action@v1.14.0:kind.sh
+    # DEFAULT_KUBECTL_VERSION=v1.35.0), not the kind version pinned here; kubectl is supported
+    # within one minor of the API server (ASSUMPTION: Kubernetes' version-skew policy).
+    given = steps()["Create the kind cluster"]["with"]
+    kubectl = re.fullmatch(r"v1\.(\d+)\.\d+", given.get("kubectl_version", ""))
+    assert kubectl, given
+    git_dir = MIRRORS / "kubernetes-sigs+kind" / "repo"
+    if not git_dir.is_dir():
+        pytest.skip(f"no mirror of kubernetes-sigs/kind at {git_dir} (CI has none): node image unchecked")
+    spec = f"{given['version']}:pkg/apis/config/defaults/image.go"
+    shown = subprocess.run(["git", f"--git-dir={git_dir}", "show", spec], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    node = re.search(r'Image = "kindest/node:v1\.(\d+)\.\d+', shown.stdout)
+    assert node, shown.stdout
+    assert abs(int(kubectl.group(1)) - int(node.group(1))) <= 1, (given, node.group(0))

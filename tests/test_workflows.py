@@ -136,6 +136,61 @@ def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in document["jobs"].values() for step in job.get("steps", [])]
 
 
+# ---- every pinned JavaScript action runs on node24, read at its tag in the mirror --------------
+
+MIRRORS = Path("/work/.mirror")
+
+
+def _pinned_actions() -> list[str]:
+    files = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
+    return sorted(
+        {
+            str(step["uses"])
+            for path in files
+            for step in _steps(yaml.safe_load(path.read_text()))
+            if "uses" in step and not str(step["uses"]).startswith("./")
+        }
+    )
+
+
+def _mirror(owner: str, name: str) -> Path | None:
+    """The bare mirror of owner/name; `uses:` is case-insensitive (azure/login is Azure/login)."""
+    wanted = f"{owner}+{name}".lower()
+    if not MIRRORS.is_dir():
+        return None
+    for entry in MIRRORS.iterdir():
+        if entry.name.lower() == wanted and (entry / "repo").is_dir():
+            return entry / "repo"
+    return None
+
+
+def test_the_pinned_actions_are_collected() -> None:
+    pins = _pinned_actions()
+    assert any(p.startswith("aws-actions/configure-aws-credentials@") for p in pins)
+    assert any(p.startswith("helm/kind-action@") for p in pins)  # e2e.yml's, not a Pulumi job's
+
+
+@pytest.mark.parametrize("pin", _pinned_actions())
+def test_every_pinned_javascript_action_runs_on_node24(pin: str) -> None:
+    # GitHub-hosted runners retire Node 20 in 2026; an action still declaring node20 (or older)
+    # is on borrowed time. Docker and composite actions carry no Node runtime of their own.
+    action, tag = pin.rsplit("@", 1)
+    owner, name, *sub = action.split("/")
+    git_dir = _mirror(owner, name)
+    if git_dir is None:
+        pytest.skip(f"no mirror of {owner}/{name} under {MIRRORS} (CI has none): runtime unchecked")
+    metadata = None
+    for file in ("action.yml", "action.yaml"):
+        spec = f"{tag}:{'/'.join([*sub, file])}"
+        shown = subprocess.run(["git", f"--git-dir={git_dir}", "show", spec], capture_output=True, text=True)
+        if shown.returncode == 0:
+            metadata = yaml.safe_load(shown.stdout)
+            break
+    assert metadata is not None, f"{pin}: no action.yml at {tag} in {git_dir}"
+    using = str(metadata["runs"]["using"])
+    assert using == "node24" or not using.startswith("node"), f"{pin} runs on {using}"
+
+
 def test_previews_run_under_their_own_environments() -> None:
     (job,) = [j for f, n, j in PULUMI_JOBS if n == "preview"]
     # preview-staging and preview-prod can be given required reviewers (docs/pr-previews.md).
