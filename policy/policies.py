@@ -394,6 +394,110 @@ no_load_balancers = ResourceValidationPolicy(
 
 
 # ---------------------------------------------------------------------------------------------
+# Bounded emptyDir volumes
+#
+# An emptyDir without sizeLimit is unbounded: "The default is nil which means that the limit is
+# undefined"; the limit "is also applicable for memory medium", whose usage is capped at the
+# smaller of sizeLimit and the sum of the memory limits of all containers in the pod
+# (pulumi_kubernetes 4.34.2 core/v1/_inputs.py `EmptyDirVolumeSourceArgs.size_limit`, the
+# Kubernetes API's own field documentation). The kubelet evicts a pod whose emptyDir usage
+# exceeds a set, positive sizeLimit, and only then: `size != nil && size.Sign() == 1`
+# (kubernetes/kubernetes@0239cd73842a: pkg/kubelet/eviction/eviction_manager.go
+# `emptyDirLimitEviction`, called from `synchronize` when localStorageCapacityIsolation is on),
+# so a zero limit bounds nothing either. ASSUMPTION: that commit (not a release tag; no cluster
+# version is pinned here) behaves like the clusters this program deploys to.
+# ASSUMPTION (Kubernetes documentation, not checked in source): a memory-backed emptyDir is a
+# tmpfs whose pages are charged to the containers' memory, so an unbounded one competes with the
+# application for its memory limit.
+
+_ZERO_QUANTITY = re.compile(r"^[+-]?(0+\.?0*|\.0+)([eE][+-]?[0-9]+|[a-zA-Z]{1,2})?$")
+
+
+def size_limit_problem(size_limit: Any) -> str | None:
+    """Why `size_limit` does not bound an emptyDir, or None when it is a positive quantity.
+
+    The format is judged by the schema check; this only refuses what the kubelet treats as no
+    limit (missing, empty, zero) and a negative value.
+    """
+    if size_limit is None or (isinstance(size_limit, str) and not size_limit.strip()):
+        return "has no sizeLimit"
+    if isinstance(size_limit, bool) or not isinstance(size_limit, int | float | str):
+        return "has a sizeLimit that is not a quantity"
+    text = str(size_limit).strip()
+    if _ZERO_QUANTITY.match(text):
+        return f'has sizeLimit "{text}", which the kubelet treats as no limit'
+    if text.startswith("-"):
+        return f'has a negative sizeLimit "{text}"'
+    return None
+
+
+def _known(read: Callable[[], Any]) -> Any:
+    """`read()`, or None when it reads a value that is unknown during preview."""
+    try:
+        return read()
+    except UnknownValueError:
+        return None
+
+
+def _empty_dir_problem(volume: Any, index: int) -> str | None:
+    """`volume "tmp" is an emptyDir that has no sizeLimit`, or None (bounded, or not an emptyDir).
+
+    Raises UnknownValueError when a value it reads is unknown during preview.
+    """
+    empty_dir = child(volume, "emptyDir")
+    if not isinstance(empty_dir, Mapping):
+        return None  # another volume source: nothing to bound here
+    problem = size_limit_problem(child(empty_dir, "sizeLimit"))
+    if problem is None:
+        return None
+    # The volume is refused whatever its name and medium: an unknown one only changes the words.
+    name = _known(lambda: child(volume, "name"))
+    label = f'volume "{name}"' if isinstance(name, str) and name else f"volumes[{index}]"
+    if _known(lambda: child(empty_dir, "medium")) == "Memory":
+        what, risk = "a memory-backed emptyDir (medium: Memory)", "take the pod's whole memory limit"
+    else:
+        what, risk = "an emptyDir", "fill the node's disk"
+    return (
+        f"{label} is {what} that {problem}: set emptyDir.sizeLimit to a positive quantity "
+        f'(e.g. "64Mi"); unbounded, it can {risk}'
+    )
+
+
+def _validate_empty_dir_size_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args)
+    if spec is None:
+        return
+    try:
+        volumes = child(spec, "volumes")
+        count = len(volumes) if isinstance(volumes, Sequence) and not isinstance(volumes, str) else 0
+    except UnknownValueError:
+        return
+    # One volume at a time: an unknown one is skipped without hiding the others.
+    for index in range(count):
+        try:
+            volume = volumes[index]
+            if not isinstance(volume, Mapping):
+                report(f"{describe(args)}: volumes[{index}] is not an object", None)
+                continue
+            problem = _empty_dir_problem(volume, index)
+        except UnknownValueError:
+            continue
+        if problem:
+            report(f"{describe(args)}: {problem}", None)
+
+
+empty_dir_size_limits = ResourceValidationPolicy(
+    name="emptydir-size-limits",
+    description=(
+        "Every emptyDir volume, disk- or memory-backed (medium: Memory), sets a positive sizeLimit, "
+        "so a pod that writes without bound is evicted instead of filling the node's disk or its memory."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_empty_dir_size_limits,
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Atlas clusters of protected stacks
 
 ATLAS_CLUSTER = "mongodbatlas:index/advancedCluster:AdvancedCluster"
@@ -485,5 +589,6 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
     probes,
     no_literal_secrets,
     no_load_balancers,
+    empty_dir_size_limits,
     atlas_cluster_protected,
 ]

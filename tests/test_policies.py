@@ -24,6 +24,7 @@ from ops.offline import ROOT, Plan, PlannedResource
 from policy.policies import (
     ALL_POLICIES,
     atlas_cluster_protected,
+    empty_dir_size_limits,
     image_problem,
     is_secret_env_name,
     no_literal_secrets,
@@ -31,6 +32,7 @@ from policy.policies import (
     pinned_images,
     probes,
     requests_and_limits,
+    size_limit_problem,
 )
 from tests.conftest import STACKS, plan_for
 
@@ -176,6 +178,9 @@ def test_pinned_images_covers_every_workload_kind_and_init_containers(kind: str)
 
 def test_policies_ignore_other_kinds_and_patches() -> None:
     bad = deployment(image="x:latest", resources=None, livenessProbe=None)
+    bad["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    # Refused as a Deployment, so the loop below proves the emptyDir policy ignores the others.
+    assert violations(empty_dir_size_limits, DEPLOYMENT, bad)
     for resource_type in (
         "kubernetes:core/v1:ConfigMap",
         "kubernetes:apps/v1:DeploymentPatch",
@@ -379,6 +384,136 @@ def test_load_balancer_service_is_refused() -> None:
     assert found == ['Service "rasa": spec.type is LoadBalancer; expose it through the Ingress instead']
 
 
+# --------------------------------------------------------------------------- emptyDir size limits
+
+
+def with_volumes(*volumes: dict[str, Any]) -> dict[str, Any]:
+    spec = pod_spec()
+    spec["volumes"] = list(volumes)
+    return spec
+
+
+def unbounded(name: str, what: str = "an emptyDir", problem: str = "has no sizeLimit") -> str:
+    """The expected message; `name` is the volume's name, or its `volumes[i]` label."""
+    label = name if name.startswith("volumes[") else f'volume "{name}"'
+    risk = "take the pod's whole memory limit" if "Memory" in what else "fill the node's disk"
+    return (
+        f"{label} is {what} that {problem}: set emptyDir.sizeLimit to a positive quantity "
+        f'(e.g. "64Mi"); unbounded, it can {risk}'
+    )
+
+
+MEMORY = "a memory-backed emptyDir (medium: Memory)"
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_bounded_empty_dirs_are_accepted_on_every_workload_kind(kind: str) -> None:
+    spec = with_volumes(
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+        {"name": "keyfile", "emptyDir": {"medium": "", "sizeLimit": "1Mi"}},
+    )
+    assert violations(empty_dir_size_limits, *workload(kind, spec)) == []
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_empty_dir_without_size_limit_is_refused_naming_resource_and_volume(kind: str) -> None:
+    spec = with_volumes(
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "cache", "emptyDir": {}},
+        {"name": "scratch", "emptyDir": {"medium": ""}},
+    )
+    found = violations(empty_dir_size_limits, *workload(kind, spec), name="rasa")
+    assert found == [f'{kind} "rasa": {unbounded("cache")}', f'{kind} "rasa": {unbounded("scratch")}']
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_memory_empty_dir_without_size_limit_is_refused(kind: str) -> None:
+    spec = with_volumes({"name": "shm", "emptyDir": {"medium": "Memory"}})
+    found = violations(empty_dir_size_limits, *workload(kind, spec), name="rasa")
+    assert found == [
+        f'{kind} "rasa": volume "shm" is a memory-backed emptyDir (medium: Memory) that has no sizeLimit: '
+        'set emptyDir.sizeLimit to a positive quantity (e.g. "64Mi"); unbounded, it can take the '
+        "pod's whole memory limit"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("size_limit", "problem"),
+    [
+        (None, "has no sizeLimit"),
+        ("", "has no sizeLimit"),
+        ("  ", "has no sizeLimit"),
+        # The kubelet evicts only on a positive limit (size.Sign() == 1).
+        ("0", 'has sizeLimit "0", which the kubelet treats as no limit'),
+        ("0Mi", 'has sizeLimit "0Mi", which the kubelet treats as no limit'),
+        ("0.0Gi", 'has sizeLimit "0.0Gi", which the kubelet treats as no limit'),
+        (0, 'has sizeLimit "0", which the kubelet treats as no limit'),
+        ("-1Gi", 'has a negative sizeLimit "-1Gi"'),
+        (True, "has a sizeLimit that is not a quantity"),
+        ({"value": "1Gi"}, "has a sizeLimit that is not a quantity"),
+    ],
+)
+def test_size_limits_that_bound_nothing_are_refused(size_limit: Any, problem: str) -> None:
+    assert size_limit_problem(size_limit) == problem
+    empty_dir: dict[str, Any] = {"medium": "Memory"}
+    if size_limit is not None:
+        empty_dir["sizeLimit"] = size_limit
+    found = violations(
+        empty_dir_size_limits, *workload("Job", with_volumes({"name": "shm", "emptyDir": empty_dir}))
+    )
+    assert found == [f'Job "web": {unbounded("shm", MEMORY, problem)}']
+
+
+@pytest.mark.parametrize("size_limit", ["64Mi", "1Gi", "0.5Gi", "500M", "1e3", "100", 1024, "10Ki"])
+def test_positive_size_limits_are_accepted(size_limit: Any) -> None:
+    assert size_limit_problem(size_limit) is None
+
+
+def test_other_volume_sources_are_left_alone() -> None:
+    spec = with_volumes(
+        {"name": "models", "persistentVolumeClaim": {"claimName": "models"}},
+        {"name": "secrets", "secret": {"secretName": "botfront-secrets", "defaultMode": 0o400}},
+        {"name": "config", "configMap": {"name": "rasa-config"}},
+        {"name": "host", "hostPath": {"path": "/var/log"}},
+        {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},
+        {"name": "eph", "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"]}}}},
+        {"name": "none-at-all"},
+        {"name": "null-source", "emptyDir": None},
+    )
+    assert violations(empty_dir_size_limits, *workload("StatefulSet", spec)) == []
+    assert violations(empty_dir_size_limits, *workload("Deployment", pod_spec())) == []  # no volumes
+
+
+def test_unnamed_and_malformed_volumes_are_reported_by_index() -> None:
+    spec = with_volumes({"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}, {"emptyDir": {}}, "tmp")
+    found = violations(empty_dir_size_limits, *workload("Deployment", spec))
+    assert found == [
+        f'Deployment "web": {unbounded("volumes[1]")}',
+        'Deployment "web": volumes[2] is not an object',
+    ]
+
+
+def test_unknown_volume_values_skip_only_that_volume() -> None:
+    spec = with_volumes(
+        {"name": "a", "emptyDir": {"sizeLimit": UNKNOWN_STRING_VALUE}},
+        UNKNOWN_STRING_VALUE,
+        {"name": "b", "emptyDir": UNKNOWN_STRING_VALUE},
+        {"name": "c", "emptyDir": {"medium": UNKNOWN_STRING_VALUE, "sizeLimit": "1Gi"}},
+        {"name": "d", "emptyDir": {}},
+        # Refused whatever the medium or name turn out to be.
+        {"name": "e", "emptyDir": {"medium": UNKNOWN_STRING_VALUE}},
+        {"name": UNKNOWN_STRING_VALUE, "emptyDir": {}},
+    )
+    found = violations(empty_dir_size_limits, *workload("Deployment", spec))
+    assert found == [
+        f'Deployment "web": {unbounded("d")}',
+        f'Deployment "web": {unbounded("e")}',
+        f'Deployment "web": {unbounded("volumes[6]")}',
+    ]
+    assert violations(empty_dir_size_limits, *workload("Deployment", {"volumes": UNKNOWN_STRING_VALUE})) == []
+
+
 # --------------------------------------------------------------------------- Atlas clusters
 
 
@@ -512,6 +647,12 @@ def test_unknown_values_during_preview_are_skipped_not_reported(stack: Any) -> N
         {"spec": {"template": "nope"}},
         {"spec": {"template": {"spec": {"containers": None}}}},
         {"spec": {"template": {"spec": {"containers": [{"name": "x", "image": "x:1", "env": [None, "y"]}]}}}},
+        {"spec": {"template": {"spec": {"volumes": "nope"}}}},
+        {
+            "spec": {
+                "template": {"spec": {"volumes": [None, {"emptyDir": "x"}, {"emptyDir": {"sizeLimit": []}}]}}
+            }
+        },
     ],
 )
 def test_malformed_props_do_not_crash(props: dict[str, Any]) -> None:
@@ -540,6 +681,26 @@ def real_plan(name: str) -> Plan:
     return plan_for(stack, **VARIANTS.get(name, {}))
 
 
+JOB = "kubernetes:batch/v1:Job"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+
+
+def planned_pod_spec(resource: PlannedResource) -> dict[str, Any] | None:
+    """The pod spec of a planned workload, found by its shape (not by the policies' table)."""
+    spec = resource.secret_inputs.get("spec", {})
+    if resource.type == CRON_JOB:
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    template = spec.get("template") if isinstance(spec, dict) else None
+    return template.get("spec") if isinstance(template, dict) else None
+
+
+def planned_volumes(plan: Plan) -> Iterator[tuple[PlannedResource, dict[str, Any]]]:
+    for resource in plan.resources:
+        spec = planned_pod_spec(resource)
+        for volume in (spec or {}).get("volumes", []):
+            yield resource, volume
+
+
 def run_all(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PlannedResource, str, str]]:
     """(resource, policy name, message) for every violation over every resource of `plan`."""
     monkeypatch.setenv("PULUMI_STACK", plan.stack)
@@ -558,6 +719,11 @@ def test_real_plans_pass_every_policy(name: str, monkeypatch: pytest.MonkeyPatch
     assert workloads, "the plan has no Deployments: the policies would pass vacuously"
     if name in ("staging", "prod"):
         assert plan.of_type(ATLAS), "the Atlas stacks plan no cluster: the Atlas policy would pass vacuously"
+    # Every Deployment, and the verification Job, writes to a bounded emptyDir: the emptyDir policy
+    # sees the program's real volumes, not none.
+    empty_dirs = {(r.type, r.name) for r, volume in planned_volumes(plan) if "emptyDir" in volume}
+    assert {(DEPLOYMENT, r.name) for r in workloads} <= empty_dirs
+    assert any(resource_type == JOB for resource_type, _ in empty_dirs)
     found = [
         f"{policy}: {message} ({resource.urn})" for resource, policy, message in run_all(plan, monkeypatch)
     ]
@@ -575,6 +741,14 @@ def test_real_plan_mutations_are_caught(monkeypatch: pytest.MonkeyPatch) -> None
     rasa_container["env"].append({"name": "AUTH_TOKEN_FALLBACK", "value": "plaintext"})
     service = next(r for r in plan.resources if r.type == SERVICE)
     service.secret_inputs.setdefault("spec", {})["type"] = "LoadBalancer"
+    # The bound dropped from rasa's real /tmp emptyDir, and a tmpfs without one added to the real
+    # backup CronJob.
+    rasa_tmp = next(v for v in rasa["spec"]["template"]["spec"]["volumes"] if v["name"] == "tmp")
+    del rasa_tmp["emptyDir"]["sizeLimit"]
+    (backup,) = plan.of_type(CRON_JOB)
+    backup_pod = planned_pod_spec(backup)
+    assert backup_pod is not None
+    backup_pod["volumes"].append({"name": "shm", "emptyDir": {"medium": "Memory"}})
     found = sorted((policy, resource.name) for resource, policy, _ in run_all(plan, monkeypatch))
     assert found == sorted(
         [
@@ -583,8 +757,17 @@ def test_real_plan_mutations_are_caught(monkeypatch: pytest.MonkeyPatch) -> None
             ("requests-and-limits", "rasa"),
             ("no-literal-secret-env", "rasa"),
             ("no-loadbalancer-services", service.name),
+            ("emptydir-size-limits", "rasa"),
+            ("emptydir-size-limits", backup.name),
         ]
     )
+    messages = [
+        message for _, policy, message in run_all(plan, monkeypatch) if policy == "emptydir-size-limits"
+    ]
+    assert any(
+        m.startswith('Deployment "rasa": volume "tmp" is an emptyDir that has no sizeLimit') for m in messages
+    )
+    assert any(f'CronJob "{backup.name}": volume "shm" is a memory-backed emptyDir' in m for m in messages)
 
 
 @pytest.mark.parametrize("name", ["staging", "prod"])
@@ -652,6 +835,13 @@ def test_policy_pack_runs_as_the_cli_starts_it() -> None:
             assert [d.policyName for d in analyze(DEPLOYMENT, deployment(image="x:latest"))] == [
                 "pinned-images"
             ]
+            unbounded_tmp = deployment()
+            unbounded_tmp["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+            diagnostics = analyze(DEPLOYMENT, unbounded_tmp)
+            assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+                ("emptydir-size-limits", analyzer_pb2.MANDATORY)
+            ]
+            assert 'volume "tmp" is an emptyDir that has no sizeLimit' in diagnostics[0].message
 
             config = struct_pb2.Struct()
             config.update({"protectedStacks": ["prod-eu"]})
