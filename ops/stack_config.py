@@ -270,7 +270,8 @@ def load_yaml(path: Path, root: Path | None = None) -> Any:
 def go_float_text(value: float) -> str:
     """Go's encoding/json text for a float64 ('f' format between 1e-6 and 1e21, else 'e')."""
     if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"json: unsupported value: {value}")
+        go = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")  # strconv.FormatFloat
+        raise ValueError(f"json: unsupported value: {go}")
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
         return re.sub(r"e([-+])0(\d)$", r"e\1\2", repr(value))

@@ -463,6 +463,8 @@ PROJECT_ERRORS = [
     ("shorthand-date", "  a: 2024-01-31\n", "invalid jsonType: time.Time"),
     # pkg/workspace/config.go:188 json.Marshal; golang/go src/time/format_rfc3339.go,
     # appendStrictRFC3339 (Go >= 1.20; Go 1.19 writes "+24:00").
+    # Not a date, but the same path: pkg/workspace/config.go:188 json.Marshal of a float64 NaN.
+    ("default-nan", "  a:\n    default: .nan\n", "json: unsupported value: NaN"),
     ("default-date-offset-of-a-day", "  a:\n    default: 2024-01-31T10:00:00+24:00\n", "24 hours or more"),
 ]
 
