@@ -3,12 +3,12 @@
 The CLI (pulumi/pulumi@v3.259.0, the newest tag mirrored here; the project pins v3.272.0 -
 ASSUMPTION: these code paths did not change in between) parses both files with gopkg.in/yaml.v3
 (sdk/go/common/encoding/marshal.go, yamlMarshaler.Unmarshal), a YAML 1.2 reader: `yes`, `no`,
-`on`, `off` are strings, `1e3` is a number, `0o17` is octal. Dates are kept as their text here,
-which the CLI does not do (it hands the program Go's time.Time text, e.g. "2024-01-31 00:00:00
-+0000 UTC": tests/test_stack_config.py, KNOWN_DEVIATIONS; no botfront key takes a date). PyYAML speaks
-YAML 1.1, so `load_yaml` swaps its implicit typing for the one of yaml.v3's `resolve()`
-(go-yaml/yaml v3 resolve.go). Each scalar then reaches the program as the text the CLI would hand
-it (sdk/go/common/resource/config/object.go, MarshalString), and objects as JSON.
+`on`, `off` are strings, `1e3` is a number, `0o17` is octal, and a plain `2024-01-31` is a Go
+time.Time. PyYAML speaks YAML 1.1, so `load_yaml` swaps its implicit typing for the one of
+yaml.v3's `resolve()` (go-yaml/yaml v3 resolve.go). Each scalar then reaches the program as the
+text the CLI would hand it (sdk/go/common/resource/config/object.go, MarshalString), and objects as
+JSON; a date in a stack file as Go's time text, "2024-01-31 00:00:00 +0000 UTC", at any depth
+(object.go, unmarshalObject), and a date in a Pulumi.yaml default as RFC 3339 (GoTime below).
 
 Everything here is checked before the program runs, as `pulumi preview`/`up` do
 (pkg/workspace/config.go, ValidateStackConfigAndApplyProjectConfig): Pulumi.yaml's own rules
@@ -41,11 +41,12 @@ _SPECIAL_FLOATS = {
     **{s: math.inf for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
     **{s: -math.inf for s in ("-.inf", "-.Inf", "-.INF")},
 }
-_TIMESTAMP_START = re.compile(r"[0-9]{4}-")
-_TIMESTAMP = re.compile(
-    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
-)
+# yaml.v3 resolve.go:294-301, allowedTimestampFormats, each tried with Go's time.Parse:
+# "2006-1-2T15:4:5.999999999Z07:00" (or a lower-case t), "2006-1-2 15:4:5.999999999", "2006-1-2".
+_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_CLOCK = r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?"
+_ZONED_CLOCK = re.compile(r"[Tt]" + _CLOCK + r"(Z|[+-][0-9]{2}:[0-9]{2})")
+_SPACED_CLOCK = re.compile(r" +" + _CLOCK)  # time.Parse: a layout space matches a run of spaces
 
 
 class StackFileError(Exception):
@@ -62,6 +63,82 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class GoTime(str):
+    """A plain YAML timestamp, which yaml.v3 decodes into a Go time.Time (resolve.go:180-189;
+    decode_test.go:731-733, "implicit timestamp tag into interface").
+
+    As a str it is the time's String() text, which is what a stack value becomes at any depth
+    (object.go:490-491, unmarshalObject). `rfc3339` is the text encoding/json writes for the
+    time.Time itself, which is what a Pulumi.yaml default becomes (pkg/workspace/config.go:179-193,
+    createConfigValue). The CLI writes the decoded file back out and reads it again before either
+    (sdk/go/common/workspace/loaders.go:180-222; yaml.v3 encode.go:385-388 writes RFC3339Nano,
+    plain), which turns a `+00:00` offset into UTC and changes nothing else.
+    """
+
+    rfc3339: str
+
+    def __new__(cls, text: str, rfc3339: str) -> GoTime:
+        self = super().__new__(cls, text)
+        self.rfc3339 = rfc3339
+        return self
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # copy and pickle
+        return str(self), self.rfc3339
+
+
+def _days_in(month: int, year: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def parse_timestamp(text: str) -> GoTime | None:
+    """yaml.v3's parseTimestamp (resolve.go:306-326): Go's time.Parse with the formats above
+    (golang/go src/time/format.go, parse: 1-2 digit fields, a fraction after `.` or `,` cut to
+    nanoseconds, an offset of at most 24:60, the day checked against the month).
+
+    The text is Time.String() ("2006-01-02 15:04:05.999999999 -0700 MST", format.go): a time with
+    no zone or `Z` is UTC; an offset has no zone name, so MST prints the offset again. ASSUMPTION:
+    the CLI runs with a UTC local zone (as CI runners do): time.Parse names an offset after the
+    local zone when they match, e.g. "+0100 CET" on a machine in Berlin.
+    """
+    date = _DATE.match(text)
+    if date is None:
+        return None
+    year, month, day = (int(part) for part in date.groups())
+    hour = minute = second = nanos = offset = 0
+    rest = text[date.end() :]
+    if rest:
+        clock = _ZONED_CLOCK.fullmatch(rest) or _SPACED_CLOCK.fullmatch(rest)
+        if clock is None:
+            return None
+        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3])
+        nanos = int(clock[4][:9].ljust(9, "0")) if clock[4] else 0
+        zone = clock[5] if clock.re is _ZONED_CLOCK else "Z"
+        if zone != "Z":
+            if int(zone[1:3]) > 24 or int(zone[4:6]) > 60:
+                return None
+            offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * (-1 if zone[0] == "-" else 1)
+    if not (1 <= month <= 12 and 1 <= day <= _days_in(month, year)):
+        return None
+    if not (hour < 24 and minute < 60 and second < 60):
+        return None
+    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
+    date_text, clock_text = (
+        f"{year:04d}-{month:02d}-{day:02d}",
+        f"{hour:02d}:{minute:02d}:{second:02d}{fraction}",
+    )
+    if offset == 0:
+        return GoTime(f"{date_text} {clock_text} +0000 UTC", f"{date_text}T{clock_text}Z")
+    sign, hours, minutes = ("-" if offset < 0 else "+"), abs(offset) // 60, abs(offset) % 60
+    numeric = f"{sign}{hours:02d}{minutes:02d}"
+    return GoTime(
+        f"{date_text} {clock_text} {numeric} {numeric}",
+        f"{date_text}T{clock_text}{sign}{hours:02d}:{minutes:02d}",
+    )
 
 
 def _go_int(text: str, base: int) -> int | None:
@@ -104,10 +181,9 @@ def resolve_plain(text: str) -> tuple[str, Any]:
             return _FLOAT, float(text)
         return _STR, text
     if hint in "0123456789+-":
-        # Timestamps are kept as their text. yaml.v3 makes them time.Time (resolve.go:184-188), which
-        # the CLI turns into Go's time text: a known deviation (tests/test_stack_config.py).
-        if _TIMESTAMP_START.match(text) and _TIMESTAMP.fullmatch(text):
-            return _STR, text
+        stamp = parse_timestamp(text)  # tried first (resolve.go:184-189): `2024-01-31` is no number
+        if stamp is not None:
+            return _TIMESTAMP, stamp
         plain = text.replace("_", "")
         value = _go_int(plain, 0)
         if value is not None:
@@ -133,6 +209,18 @@ class Yaml12Loader(yaml.SafeLoader):
     def construct_go_scalar(self, node: Any) -> Any:
         return resolve_plain(str(self.construct_scalar(node)))[1]
 
+    def construct_go_timestamp(self, node: Any) -> GoTime:
+        # A plain timestamp, or an explicit !!timestamp, quoted or not (decode_test.go:711-719, 726-728),
+        # which yaml.v3 refuses unless it parses: resolve.go:150, "cannot decode %s `%s` as a %s".
+        text = str(self.construct_scalar(node))
+        stamp = parse_timestamp(text)
+        if stamp is None:
+            kind = "!!" + resolve_plain(text)[0].rsplit(":", 1)[1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot decode {kind} `{text}` as a !!timestamp", node.start_mark
+            )
+        return stamp
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         # yaml.v3 refuses a repeated key, PyYAML keeps the last one silently: gopkg.in/yaml.v3@v3.0.1
         # decode.go:776, `mapping key %#v already defined at line %d`.
@@ -153,8 +241,7 @@ class Yaml12Loader(yaml.SafeLoader):
 
 for _tag in (_INT, _FLOAT, _BOOL, _NULL):
     Yaml12Loader.add_constructor(_tag, Yaml12Loader.construct_go_scalar)
-# Only an explicit !!timestamp gets here; kept as text too (see resolve_plain).
-Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", Yaml12Loader.construct_go_scalar)
+Yaml12Loader.add_constructor(_TIMESTAMP, Yaml12Loader.construct_go_timestamp)
 
 
 def load_yaml(path: Path, root: Path | None = None) -> Any:
@@ -183,7 +270,8 @@ def load_yaml(path: Path, root: Path | None = None) -> Any:
 def go_float_text(value: float) -> str:
     """Go's encoding/json text for a float64 ('f' format between 1e-6 and 1e21, else 'e')."""
     if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"json: unsupported value: {value}")
+        go = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")  # strconv.FormatFloat
+        raise ValueError(f"json: unsupported value: {go}")
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
         return re.sub(r"e([-+])0(\d)$", r"e\1\2", repr(value))
@@ -217,7 +305,9 @@ def _go_key(key: Any) -> str:
 
 
 def config_text(value: Any) -> tuple[str, bool]:
-    """(text, is_object): what the program receives for a stack value (object.go, MarshalString)."""
+    """(text, is_object): what the program receives for a stack value (object.go, MarshalString).
+
+    A date (GoTime) is its Go time text, as unmarshalObject makes it (object.go:490-491)."""
     if value is None:  # an empty value: "" (loaders.go, checkForEmptyConfig)
         return "", False
     if isinstance(value, bool):
@@ -227,15 +317,50 @@ def config_text(value: Any) -> tuple[str, bool]:
     if isinstance(value, float):
         return go_float_text(value), False
     if isinstance(value, str):
-        return value, False
+        return str(value), False
     return json.dumps(_go_json(value), separators=(",", ":"), sort_keys=True), True
 
 
 def default_text(value: Any) -> str:
-    """A Pulumi.yaml default as the CLI sets it (pkg/workspace/config.go, createConfigValue)."""
-    if isinstance(value, float):  # fmt.Sprintf("%v", float64)
-        return go_float_text(value)
-    return config_text(value)[0]
+    """A Pulumi.yaml default (or `value`) as the program receives it; ValueError if the CLI cannot
+    encode it.
+
+    createConfigValue (pkg/workspace/config.go:170-193) prints a string, int or bool with "%v" and
+    JSON-encodes anything else: a float, objects, and a date as encoding/json writes a time.Time.
+    A JSON string reaches the program without its quotes (config/map.go:46-68, Decrypt, then
+    plaintext.go:256-268, marshalText: `pulumi up` never decrypts with the NopDecrypter that would
+    keep them, pkg/cmd/pulumi/config/io.go:172-191).
+    """
+    return config_text(_json_times(value))[0]
+
+
+def _json_times(value: Any) -> Any:
+    """`value` with each date as Time.MarshalJSON writes it: RFC 3339, refusing an offset of 24
+    hours or more (golang/go src/time/format_rfc3339.go, appendStrictRFC3339)."""
+    if isinstance(value, GoTime):
+        if value.rfc3339[-1] != "Z" and int(value.rfc3339[-5:-3]) >= 24:
+            raise ValueError(
+                f"{value.rfc3339} has an offset of 24 hours or more, which Go's JSON encoder refuses "
+                "(Time.MarshalJSON: timezone hour outside of range [0,23])"
+            )
+        return value.rfc3339
+    if isinstance(value, dict):
+        return {k: _json_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_times(v) for v in value]
+    return value
+
+
+def _as_stack_value(value: Any) -> Any:
+    """`value` as unmarshalObject leaves a stack value: each date is the str of its Go time text,
+    at any depth and as a map key (object.go:490-491; :505-510, keys printed with "%v")."""
+    if isinstance(value, GoTime):
+        return str(value)
+    if isinstance(value, dict):
+        return {_as_stack_value(k): _as_stack_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_stack_value(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,6 +383,8 @@ class ConfigType:
 
 def matches(kind: ConfigType, value: Any) -> bool:
     """Whether `value` (a Go-shaped value: str, int, float, bool, dict, list) is of `kind`."""
+    if isinstance(value, GoTime):  # a time.Time, left in Pulumi.yaml defaults only: of no type
+        return False
     if kind.type == "string":
         return isinstance(value, str)
     if kind.type == "integer":
@@ -313,6 +440,10 @@ def qualify(project: str, key: str) -> str:
 
 def key_problem(key: Any) -> str | None:
     """Why the CLI cannot parse `key` as a configuration key (key.go, ParseKey), or None."""
+    if isinstance(key, GoTime):
+        # The CLI reads a stack file's keys again after writing the time out as RFC 3339
+        # (loaders.go:219-222; config/map.go:310-321), and that text has colons.
+        key = key.rfc3339
     if not isinstance(key, str):
         return f"expected only string keys, got '{_go_key(key)}'"
     colons = key.count(":")
@@ -327,7 +458,8 @@ def key_problem(key: Any) -> str | None:
 def load_project(root: Path) -> ProjectConfig:
     path = root / "Pulumi.yaml"
     data = load_yaml(path, root)
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or isinstance(name, GoTime) or not name:  # project.go:590, name.(string)
         raise StackFileError("Pulumi.yaml: project is missing a non-empty string 'name' attribute")
     project = ProjectConfig(data["name"], str(data.get("stackConfigDir") or "."))
     problems: list[str] = []
@@ -338,6 +470,18 @@ def load_project(root: Path) -> ProjectConfig:
         problem = key_problem(key)
         if problem:
             problems.append(f"Pulumi.yaml: {problem}")
+            continue
+        # Pulumi.yaml goes through its JSON schema first (project.go:596, ProjectSchema.Validate):
+        # every declared attribute but default/value has a type, and a time.Time is no JSON type
+        # (project.json:88-104; santhosh-tekuri/jsonschema@v5.0.0 schema.go:233-234, jsonType panics).
+        attributes = declaration if isinstance(declaration, dict) else {"": declaration}
+        dated = [a for a, v in attributes.items() if isinstance(v, GoTime) and a not in ("default", "value")]
+        if dated:
+            where = f"'{dated[0]}' of " if dated[0] else ""
+            problems.append(
+                f"Pulumi.yaml: {where}config key '{key}' is a date ({attributes[dated[0]].rfc3339}), which "
+                "the CLI refuses here (jsonschema: invalid jsonType: time.Time): quote it"
+            )
             continue
         own = ":" not in key or key.startswith(project.name + ":")
         # Shorthand: a scalar or list is the default of a project key, else a value
@@ -480,7 +624,7 @@ def read_stack(stack: str, root: Path) -> StackFile:
         if problem:
             problems.append(f"{shown}: {problem}")
             continue
-        given[qualify(project.name, key)] = value
+        given[qualify(project.name, key)] = _as_stack_value(value)
         spellings.setdefault(qualify(project.name, key), []).append(key)
     # Stricter than the CLI, on purpose: it namespaces bare keys into a Go map
     # (loaders.go:61-86, stackConfigNamespacedWithProject), so of `rootUrl` and `botfront:rootUrl`
@@ -508,9 +652,14 @@ def read_stack(stack: str, root: Path) -> StackFile:
     secret_keys: list[str] = []
     for key, default in project.defaults.items():
         if key not in given:
-            values[key] = default_text(default)
+            try:
+                encoded = _json_times(default)
+                values[key] = default_text(encoded)
+            except ValueError as error:  # what createConfigValue cannot encode fails `pulumi up`
+                problems.append(f"Pulumi.yaml: default of '{key}': {error}")
+                continue
             kind = project.declarations.get(key)
-            if kind is not None and kind.type is not None and not matches(kind, _content(default)):
+            if kind is not None and kind.type is not None and not matches(kind, _content(encoded)):
                 problems.append(f"Pulumi.yaml: default of '{key}' must be of type '{kind.name}'")
     for key, value in given.items():
         kind = project.declarations.get(key)

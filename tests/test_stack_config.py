@@ -12,8 +12,14 @@ sdk/go/common/workspace/loaders.go:73-79, stackConfigNamespacedWithProject, call
 LoadProjectStackBytes before anything else reads the config. The table follows the CLI (row
 "key-without-namespace-is-the-projects"); only a key with two namespaces is refused (key.go:68).
 Rows listed in KNOWN_DEVIATIONS hold the CLI's outcome where ops/stack_config.py differs; they are
-expected to fail until it follows the CLI. Rows listed in STRICTER are refusals of our own where the
-CLI's outcome is random (a key written both with and without the project namespace).
+expected to fail until it follows the CLI (none now). Rows listed in STRICTER are refusals of our own
+where the CLI's outcome is random (a key written both with and without the project namespace).
+
+The date rows follow Go's time package (golang/go src/time/format.go: parse, Time.String; the CLI
+is built with Go >= 1.25.11, sdk/go.mod at v3.259.0). Their texts were also checked by running
+gopkg.in/yaml.v3 v3.0.1 (Debian's golang-gopkg-yaml.v3-dev, Go 1.19, TZ=UTC) through the CLI's
+decode, encode, decode steps and unmarshalObject; rows where Go 1.19 differs from the current
+source are marked.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 import pytest
 
 from ops.offline import ROOT
-from ops.stack_config import StackFileError, read_stack
+from ops.stack_config import GoTime, StackFileError, parse_timestamp, read_stack
 
 CFG = "pulumi/pulumi@v3.259.0:pkg/workspace/config.go"
 PROJ = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/project.go"
@@ -33,6 +39,12 @@ LOAD = "pulumi/pulumi@v3.259.0:sdk/go/common/workspace/loaders.go"
 OBJ = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/object.go"
 KEY = "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/key.go"
 YAML3 = "gopkg.in/yaml.v3@v3.0.1:resolve.go:126 resolve"
+YAML3_TIME = "gopkg.in/yaml.v3@v3.0.1:resolve.go:184-189,294-326 (parseTimestamp)"
+YAML3_ROUND_TRIP = (
+    f"{LOAD}:180-181,219-222 LoadProjectStackBytes (decoded, written out: "
+    "gopkg.in/yaml.v3@v3.0.1:encode.go:385-388 RFC3339Nano, decoded again)"
+)
+GO_TIME = "golang/go src/time/format.go (parse; Time.String, appendFormat stdTZ)"
 YAML3_BOOL = "gopkg.in/yaml.v3@v3.0.1:resolve.go:52-53 (resolveMapList: true/True/TRUE, false/False/FALSE)"
 
 PROJECT = """\
@@ -66,6 +78,12 @@ config:
     default: []
   untyped:
     default: x
+  since:
+    default: 2024-01-31
+  window:
+    type: object
+    default:
+      from: 2024-01-31T10:00:00+02:00
 """
 
 BASE = {"botfront:rootUrl": "https://x.example.com"}
@@ -128,14 +146,104 @@ PARITY: list[tuple[str, str, Any, str]] = [
         {"botfront:count": "15"},
         "gopkg.in/yaml.v3@v3.0.1:resolve.go:237 (0o prefix)",
     ),
+    # Dates: yaml.v3 decodes a plain timestamp into a Go time.Time, and a stack value holds the
+    # text of its String() at any depth (object.go:490-491); a Pulumi.yaml default is JSON-encoded.
     (
         "dates-become-go-time-text",
         cfg("  botfront:release: 2024-01-31\n"),
         {"botfront:release": "2024-01-31 00:00:00 +0000 UTC"},
-        "gopkg.in/yaml.v3@v3.0.1:resolve.go:184-188 (a plain date is a !!timestamp) and "
-        "decode_test.go:727-730 (into interface{} as time.Time); "
-        f"{LOAD}:181,219-222 LoadProjectStackBytes (decoded, re-encoded: encode.go:385-388 "
-        f"RFC3339Nano, decoded again); {OBJ}:490-491 unmarshalObject (time.Time -> v.String())",
+        f"{YAML3_TIME} and gopkg.in/yaml.v3@v3.0.1:decode_test.go:731-733 (into interface{{}} as "
+        f"time.Time); {YAML3_ROUND_TRIP}; {OBJ}:490-491 unmarshalObject (time.Time -> v.String()), "
+        f":403-409 MarshalString; {GO_TIME}",
+    ),
+    (
+        # ASSUMPTION: the CLI runs with a UTC local zone; where the local zone has this offset at
+        # that date, Go names it ("+0200 EET").
+        "date-time-with-offset-keeps-it",
+        cfg("  botfront:release: 2024-01-31T10:20:30.250+02:00\n"),
+        {"botfront:release": "2024-01-31 10:20:30.25 +0200 +0200"},
+        f"{YAML3_TIME}; {OBJ}:490-491; {GO_TIME}: an offset without a zone name prints as MST",
+    ),
+    (
+        "date-time-with-lower-case-t-and-z",
+        cfg("  botfront:release: 2024-01-31t10:20:30Z\n"),
+        {"botfront:release": "2024-01-31 10:20:30 +0000 UTC"},
+        f'{YAML3_TIME} ("2006-1-2t15:4:5.999999999Z07:00"); {OBJ}:490-491',
+    ),
+    (
+        "zero-offset-becomes-utc",
+        cfg("  botfront:release: 2024-01-31T10:20:30-00:00\n"),
+        {"botfront:release": "2024-01-31 10:20:30 +0000 UTC"},
+        f"{YAML3_ROUND_TRIP}: RFC3339Nano writes a zero offset as Z, read back as UTC; {GO_TIME}",
+    ),
+    (
+        "space-separated-date-time-is-utc",
+        cfg("  botfront:release: 2024-1-2 3:04:05\n"),
+        {"botfront:release": "2024-01-02 03:04:05 +0000 UTC"},
+        f'{YAML3_TIME} ("2006-1-2 15:4:5.999999999"); {GO_TIME} (no zone: UTC)',
+    ),
+    (
+        "date-time-without-zone-after-t-is-text",
+        cfg("  botfront:release: 2024-01-31T10:20:30\n"),
+        {"botfront:release": "2024-01-31T10:20:30"},
+        f"{YAML3_TIME} (a T needs Z07:00), resolve.go:264 (else a !!str)",
+    ),
+    (
+        "impossible-date-is-text",
+        cfg("  botfront:release: 2023-02-29\n"),
+        {"botfront:release": "2023-02-29"},
+        f"{YAML3_TIME}; {GO_TIME} (parse: day out of range)",
+    ),
+    (
+        "quoted-date-stays-text",
+        cfg('  botfront:release: "2024-01-31"\n'),
+        {"botfront:release": "2024-01-31"},
+        "gopkg.in/yaml.v3@v3.0.1:decode.go:568-570 (a quoted scalar is a !!str), "
+        "decode_test.go:720-724, resolve.go:182-184 (timestamps only when unquoted)",
+    ),
+    (
+        "date-nested-in-object",
+        cfg("  botfront:settings:\n    since: 2024-01-31\n    at: [2024-01-31T10:20:30Z]\n"),
+        {
+            "botfront:settings": '{"at":["2024-01-31 10:20:30 +0000 UTC"],'
+            '"since":"2024-01-31 00:00:00 +0000 UTC"}'
+        },
+        f"{OBJ}:490-491 (time.Time -> v.String()) reached through :492-504 (maps) and :511-520 "
+        "(arrays), before :412-417 MarshalString writes the JSON",
+    ),
+    (
+        "date-for-an-integer-key-refused",
+        cfg("  botfront:count: 2024-01-31\n"),
+        ("error", "configuration key 'count' must be of type 'integer'"),
+        f"{OBJ}:490-491 (a string now); {PROJ}:791 ValidateConfigValue (strconv.Atoi)",
+    ),
+    (
+        "date-as-a-key-refused",
+        cfg("  2024-01-31: x\n"),
+        ("error", "could not parse 2024-01-31T00:00:00Z as a configuration key"),
+        f"{YAML3_ROUND_TRIP} (the key written as RFC 3339); "
+        f"pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/map.go:310-321; {KEY}:68 ParseKey",
+    ),
+    (
+        "explicit-timestamp-tag-refuses-text",
+        cfg("  botfront:release: !!timestamp soon\n"),
+        ("error", "cannot decode !!str `soon` as a !!timestamp"),
+        "gopkg.in/yaml.v3@v3.0.1:resolve.go:132-150 (failf)",
+    ),
+    (
+        "untyped-default-date-is-rfc3339",
+        cfg(""),
+        {"botfront:since": "2024-01-31T00:00:00Z"},
+        f"{CFG}:170-193 createConfigValue (not a string/int/bool: json.Marshal, Time.MarshalJSON); "
+        "pulumi/pulumi@v3.259.0:sdk/go/common/resource/config/map.go:46-68 Decrypt and "
+        "plaintext.go:256-268 marshalText (a JSON string without its quotes)",
+    ),
+    (
+        "object-default-date-is-rfc3339",
+        cfg(""),
+        {"botfront:window": '{"from":"2024-01-31T10:00:00+02:00"}'},
+        f"{PROJ}:282-287 (Default any: a time.Time), :809-812 (a map is an object); "
+        f"{CFG}:188 createConfigValue (json.Marshal)",
     ),
     (
         "sexagesimal-is-text",
@@ -279,11 +387,7 @@ PARITY: list[tuple[str, str, Any, str]] = [
 
 # Rows where ops/stack_config.py does not (yet) do what the CLI does: kept in the table with the
 # CLI's outcome, expected to fail until the reader follows it.
-KNOWN_DEVIATIONS = {
-    "dates-become-go-time-text": (
-        "ops/stack_config.py keeps a plain date as its text ('2024-01-31'); no botfront key takes a date"
-    ),
-}
+KNOWN_DEVIATIONS: dict[str, str] = {}
 
 
 # Rows where the CLI's outcome is not deterministic, so ops/stack_config.py refuses the file.
@@ -348,6 +452,20 @@ PROJECT_ERRORS = [
     ),
     ("typed-foreign-key", "  aws:region:\n    type: string\n    value: x\n", "not namespaced by the project"),
     ("foreign-key-default", "  aws:region:\n    default: x\n", "Did you mean to use the 'value' attribute"),
+    # A date is a Go time.Time, which is none of the types (project.go:771-830, ValidateConfigValue).
+    (
+        "typed-default-date",
+        "  a:\n    type: string\n    default: 2024-01-31\n",
+        "not of the expected type 'string'",
+    ),
+    # The schema's shorthand types meet a time.Time: project.json:88-104 (oneOf string, integer, ...),
+    # santhosh-tekuri/jsonschema@v5.0.0 schema.go:233-234 and 728-743 (jsonType panics), :144-154.
+    ("shorthand-date", "  a: 2024-01-31\n", "invalid jsonType: time.Time"),
+    # pkg/workspace/config.go:188 json.Marshal; golang/go src/time/format_rfc3339.go,
+    # appendStrictRFC3339 (Go >= 1.20; Go 1.19 writes "+24:00").
+    # Not a date, but the same path: pkg/workspace/config.go:188 json.Marshal of a float64 NaN.
+    ("default-nan", "  a:\n    default: .nan\n", "json: unsupported value: NaN"),
+    ("default-date-offset-of-a-day", "  a:\n    default: 2024-01-31T10:00:00+24:00\n", "24 hours or more"),
 ]
 
 
@@ -418,7 +536,7 @@ def test_the_plan_command_reports_a_bad_stack_file_without_traceback(
         (".5", 0.5),
         ("1e400", "1e400"),  # ParseFloat's range error: left a string
         ("1:20", "1:20"),  # no base-60
-        ("2024-01-31", "2024-01-31"),
+        ("2024-01-31", GoTime("2024-01-31 00:00:00 +0000 UTC", "2024-01-31T00:00:00Z")),
         ("+", "+"),
     ],
 )
@@ -427,6 +545,56 @@ def test_plain_scalars_resolve_as_yaml_v3_does(text: str, expected: Any) -> None
 
     value = resolve_plain(text)[1]
     assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "go_text", "rfc3339"),
+    [
+        # gopkg.in/yaml.v3@v3.0.1:resolve.go:294-326 with Go's time.Parse (golang/go
+        # src/time/format.go, parse), then Time.String() and Time.Format(time.RFC3339Nano).
+        ("2024-01-31", "2024-01-31 00:00:00 +0000 UTC", "2024-01-31T00:00:00Z"),
+        ("2024-1-2", "2024-01-02 00:00:00 +0000 UTC", "2024-01-02T00:00:00Z"),  # 1-digit fields
+        ("0000-02-29", "0000-02-29 00:00:00 +0000 UTC", "0000-02-29T00:00:00Z"),  # year 0 is leap
+        ("2000-02-29", "2000-02-29 00:00:00 +0000 UTC", "2000-02-29T00:00:00Z"),
+        ("2024-01-31T1:2:3Z", "2024-01-31 01:02:03 +0000 UTC", "2024-01-31T01:02:03Z"),
+        ("2024-01-31t10:20:30.5Z", "2024-01-31 10:20:30.5 +0000 UTC", "2024-01-31T10:20:30.5Z"),
+        ("2024-01-31T10:20:30,5-05:30", "2024-01-31 10:20:30.5 -0530 -0530", "2024-01-31T10:20:30.5-05:30"),
+        ("2024-01-31T10:20:30+00:00", "2024-01-31 10:20:30 +0000 UTC", "2024-01-31T10:20:30Z"),
+        ("2024-01-31   1:2:3", "2024-01-31 01:02:03 +0000 UTC", "2024-01-31T01:02:03Z"),  # a run of spaces
+        ("2024-01-31 1:2:3.100", "2024-01-31 01:02:03.1 +0000 UTC", "2024-01-31T01:02:03.1Z"),
+        ("2024-01-31T10:20:30+23:60", "2024-01-31 10:20:30 +2400 +2400", "2024-01-31T10:20:30+24:00"),
+        # Go >= 1.2x cuts a fraction to nanoseconds (parseNanoseconds); Go 1.19 refused it.
+        (
+            "2024-01-31T10:20:30.1234567891Z",
+            "2024-01-31 10:20:30.123456789 +0000 UTC",
+            "2024-01-31T10:20:30.123456789Z",
+        ),
+        ("2024-01-31T10:20:30", None, None),  # a T needs a zone
+        ("2024-01-31 10:20:30Z", None, None),  # a space takes none
+        ("2024-01-31T10:20:30+0200", None, None),
+        ("2024-01-31T10:20:30z", None, None),
+        ("2024-01-31T10:20:30.Z", None, None),
+        ("1900-02-29", None, None),
+        ("2024-02-30", None, None),
+        ("2024-13-01", None, None),
+        ("2024-00-10", None, None),
+        ("2024-01-31T24:00:00Z", None, None),
+        ("2024-01-31T10:60:00Z", None, None),
+        ("2024-01-31T10:20:60Z", None, None),
+        ("24-01-31", None, None),
+        ("20240-01-31", None, None),
+        ("2024-011-01", None, None),
+        ("2024-01-311", None, None),
+        # format.go, parse: "hr > 24" (Go 1.19 had no such check and took +25:00).
+        ("2024-01-31T10:20:30+25:00", None, None),
+    ],
+)
+def test_timestamps_parse_as_yaml_v3_and_go_do(text: str, go_text: str | None, rfc3339: str | None) -> None:
+    stamp = parse_timestamp(text)
+    if go_text is None:
+        assert stamp is None
+    else:
+        assert stamp is not None and (str(stamp), stamp.rfc3339) == (go_text, rfc3339)
 
 
 def test_stricter_rows_are_refusals_in_the_table(tmp_path: Path) -> None:
