@@ -210,7 +210,7 @@ def parse_settings(
         config = StackConfig.model_validate(values)
     except ValidationError as error:
         problems_from(error, StackConfig, p)
-        p.raise_if_any(stack)
+        p.raise_if_any(stack, keys_only=True)
         raise  # unreachable: every pydantic error is a problem
     settings = _settings(p, config, values, stack, secrets or {})
     if settings.atlas is not None and config.atlas is not None:

@@ -33,13 +33,15 @@ _DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
 class ConfigError(pulumi.RunError):
     """Every problem with a stack's configuration at once; a RunError prints without a traceback."""
 
-    def __init__(self, problems: list[str], stack: str | None = None) -> None:
+    def __init__(self, problems: list[str], stack: str | None = None, keys_only: bool = False) -> None:
         self.problems = problems
         where = f" for stack '{stack}'" if stack else ""
         lines = "\n".join(f"  - {p}" for p in problems)
         noun = "problem" if len(problems) == 1 else "problems"
+        # The rules across keys need every key's own value to be valid: they run in a second round.
+        then = "; the checks across keys run once these are fixed" if keys_only else ""
         super().__init__(
-            f"invalid configuration{where} ({len(problems)} {noun}); nothing was deployed:\n{lines}"
+            f"invalid configuration{where} ({len(problems)} {noun}{then}); nothing was deployed:\n{lines}"
         )
 
 
@@ -59,9 +61,9 @@ class Problems:
     def add(self, path: str, value: Any, allowed: str) -> None:
         self.items.append(f"{self.key(path)}: got {show(value)}; {allowed}")
 
-    def raise_if_any(self, stack: str | None = None) -> None:
+    def raise_if_any(self, stack: str | None = None, keys_only: bool = False) -> None:
         if self.items:
-            raise ConfigError(self.items, stack)
+            raise ConfigError(self.items, stack, keys_only)
 
 
 class Model(BaseModel):

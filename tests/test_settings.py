@@ -190,6 +190,20 @@ def test_every_problem_is_reported_at_once() -> None:
     }
 
 
+def test_a_first_round_of_key_problems_says_the_checks_across_keys_follow() -> None:
+    # replicas.botfront 2 on 1.0.3 with a ReadWriteOnce models volume breaks a rule across keys,
+    # which runs only once every key's own value is valid.
+    across = with_base(release="1.0.3", replicas={"botfront": 2})
+    with pytest.raises(ConfigError) as first:
+        parse_settings({**across, "tracker": {"maxEvents": -1}}, "dev")
+    assert [p.split(": ", 1)[0] for p in first.value.problems] == ["botfront:tracker.maxEvents"]
+    assert "(1 problem; the checks across keys run once these are fixed)" in str(first.value)
+    with pytest.raises(ConfigError) as second:
+        parse_settings(across, "dev")
+    assert [p.split(": ", 1)[0] for p in second.value.problems] == ["botfront:replicas.botfront"]
+    assert "(1 problem); nothing was deployed" in str(second.value)
+
+
 def test_config_error_is_a_clean_run_error_naming_the_stack() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings({"platform": "eks"}, "staging")
