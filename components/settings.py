@@ -535,8 +535,9 @@ def read_config_keys() -> ConfigKeys:
 # Provider settings that are credentials (pulumi_mongodbatlas 4.18.0 config/vars.py docstrings;
 # mongodb/terraform-provider-mongodbatlas@v2.16.0: docs/guides/provider-configuration.md, "Provider
 # Arguments"); publicKey, clientId and awsAccessKeyId name the key whose secret half these are. A plain
-# value stays plain in the default provider's inputs, in the state (pulumi/pulumi@v3.259.0:
-# pkg/resource/deploy/target.go, GetPackageConfig: `WithSecret(c.Secure())`).
+# value reaches the default provider's inputs plain (pulumi/pulumi@v3.259.0: pkg/resource/deploy/
+# target.go, GetPackageConfig: `WithSecret(c.Secure())`). ASSUMPTION: the state keeps them so (all
+# but privateKey, the one the provider's schema marks sensitive, which its bridge may hide again).
 ATLAS_CREDENTIALS = ("privateKey", "clientSecret", "accessToken", "awsSecretAccessKey", "awsSessionToken")
 KUBECONFIG = "kubernetes:kubeconfig"
 
