@@ -15,7 +15,8 @@ from pathlib import Path
 from ops.bench import CONFIG_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
-LINE_BUDGET = 2_017
+# 2,015 at stop 17's start; + 2 (two-round header), + 24 (provider credentials in plain text)
+LINE_BUDGET = 2_041
 # What marks a module as defining, parsing or validating configuration.
 CONFIG_IMPORTS = {"pydantic", "pydantic_core"}
 CONFIG_NAMES = {"Problems", "problems_from", "Model", "fail"}  # from components.validation
