@@ -5,7 +5,8 @@ cited at the release's tags), mapped onto this stack's pods: every Rasa instance
 action server, Duckling when enabled, the database in the cluster or on Atlas. Add the ingress
 controller -> botfront and rasa, the database's own jobs, every pod -> DNS, and the release's
 calls out of the cluster (`Release.external_calls`). The rules are data
-(`allowed_paths`) so they can be read and tested alone.
+(`allowed_paths`) so they can be read and tested alone. With `ingress.clusterIssuer`, the ingress
+controller -> cert-manager's HTTP-01 solver pods, which cert-manager starts in this namespace.
 """
 
 from __future__ import annotations
@@ -30,6 +31,29 @@ OPENSHIFT_INGRESS_GROUP = "policy-group.network.openshift.io/ingress"
 DNS_PORTS = (53, 5353)
 ANYWHERE = "0.0.0.0/0"
 SMTP_PORTS = (25, 465, 587)
+
+# cert-manager's HTTP-01 solver, read at cert-manager/cert-manager@v1.21.1. With the
+# cert-manager.io/cluster-issuer annotation, cert-manager's ingress-shim creates the Certificate in
+# the Ingress's namespace (pkg/controller/certificate-shim/sync.go:362); its CertificateRequest, Order
+# and Challenge follow it (pkg/controller/certificates/requestmanager/requestmanager_controller.go:399,
+# pkg/controller/certificaterequests/acme/acme.go:319, pkg/controller/acmeorders/util.go:81), and the
+# solver pod runs in the Challenge's namespace (pkg/issuer/acme/http/pod.go:165, :208): this one, under
+# its default-deny. The pod carries SolverIdentificationLabelKey "true" (pkg/apis/acme/v1/types.go:60,
+# pod.go:35 podLabels) and listens on acmeSolverListenPort (pkg/issuer/acme/http/http.go:49, pod.go:241).
+# cert-manager routes /.well-known/acme-challenge/<token> (pkg/issuer/acme/http/solver/constants.go:21)
+# through an Ingress (pkg/issuer/acme/http/ingress.go:383, ingressPath) to a Service whose port and
+# targetPort are both 8089 (pkg/issuer/acme/http/service.go:129): the controller opens 8089 on the pod,
+# directly or after the Service's DNAT. The solver only answers (pkg/issuer/acme/http/solver/solver.go:51,
+# Listen): it needs no egress, not even DNS.
+# ASSUMPTION: the user's cert-manager, which this stack does not install or pin, behaves the same, and
+# the ClusterIssuer's HTTP-01 solver is served by the controller in networkPolicy.ingressNamespace.
+# The namespace enforces PSA restricted (components/cluster.py): cert-manager >= v1.10.0 builds a
+# compliant solver pod (runAsNonRoot, seccomp RuntimeDefault, allowPrivilegeEscalation false, drop ALL:
+# pod.go at v1.10.0; v1.9.x sets neither the seccomp profile nor drops capabilities), as long as
+# --acme-http01-solver-run-as-non-root stays true (its default since v1.11.0) and no issuer podTemplate
+# replaces the pod's securityContext (pod.go:323).
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+ACME_SOLVER_PORT = 8089
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,17 @@ def allowed_paths(settings: Settings) -> Paths:
     return Paths(internal=tuple(internal), from_ingress_controller=tuple(public), external=tuple(external))
 
 
+def runs_acme_http01_solver(settings: Settings) -> bool:
+    """Whether cert-manager may start HTTP-01 solver pods in this namespace: it does for the stack's
+    Ingresses when they name a ClusterIssuer (an issuer solving DNS-01 starts none; the policy then
+    selects nothing). OpenShift gets Routes, which cert-manager's ingress-shim does not watch."""
+    return (
+        settings.platform == "kubernetes"
+        and settings.ingress.enabled
+        and bool(settings.ingress.cluster_issuer)
+    )
+
+
 @dataclass
 class NetworkPoliciesArgs:
     settings: Settings
@@ -174,6 +209,24 @@ class NetworkPolicies(pulumi.ComponentResource):
                     f"allow-to-{target}",
                     networking.NetworkPolicySpecArgs(
                         pod_selector=_selector(target), policy_types=["Ingress"], ingress=rules
+                    ),
+                )
+            )
+        if runs_acme_http01_solver(settings):
+            self.policies.append(
+                policy(
+                    "allow-acme-http01-solver",
+                    networking.NetworkPolicySpecArgs(
+                        pod_selector=meta.LabelSelectorArgs(match_labels={ACME_SOLVER_LABEL: "true"}),
+                        policy_types=["Ingress"],
+                        ingress=[
+                            networking.NetworkPolicyIngressRuleArgs(
+                                from_=[controller],
+                                ports=[
+                                    networking.NetworkPolicyPortArgs(protocol="TCP", port=ACME_SOLVER_PORT)
+                                ],
+                            )
+                        ],
                     ),
                 )
             )

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from components.network import allowed_paths
 from components.settings import parse_settings
+from ops.bench import changed_resources, is_verification, short
 from ops.plan import schema_errors
+from tests import netpol
 from tests.conftest import deployment, kubernetes_objects, plan_for
+from tests.netpol import Pod
+
+SOLVER_POLICY = "allow-acme-http01-solver"
 
 
 def policies(plan: Any) -> dict[str, dict[str, Any]]:
@@ -63,7 +70,8 @@ def test_every_selected_pod_exists_and_every_pod_is_selected() -> None:
     }
     for name, spec in specs.items():
         selected = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
-        if name not in ("default-deny", "allow-dns") and not selected.startswith("mongo-"):
+        # allow-acme-http01-solver selects cert-manager's pods, not the stack's (tested below).
+        if name not in ("default-deny", "allow-dns", SOLVER_POLICY) and not selected.startswith("mongo-"):
             assert selected in pods | job_pods, name
     assert ingress_sources(specs["allow-to-actions"]) == {("rasa", 5055)}
     # The action server calls Botfront's GraphQL API (BF_URL).
@@ -138,3 +146,153 @@ def test_route_schema_rejects_a_malformed_route() -> None:
     }
     errors = schema_errors(route)
     assert any("edgy" in e for e in errors) and any("hots" in e for e in errors)
+
+
+# ---- cert-manager's HTTP-01 solver -------------------------------------------------------------
+# cert-manager/cert-manager@v1.21.1: the solver pod runs in the Challenge's namespace, which is the
+# Ingress's (pkg/issuer/acme/http/pod.go:208), labelled with these three keys (pod.go:35, podLabels;
+# pkg/apis/acme/v1/types.go), listening on 8089 (pkg/issuer/acme/http/http.go:49).
+SOLVER_LABELS = {
+    "acme.cert-manager.io/http-domain": "1234567890",
+    "acme.cert-manager.io/http-token": "987654321",
+    "acme.cert-manager.io/http01-solver": "true",
+}
+SOLVER_SPEC = {
+    "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+    "policyTypes": ["Ingress"],
+    "ingress": [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+            ],
+            "ports": [{"protocol": "TCP", "port": 8089}],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_stacks_with_a_cluster_issuer_let_the_ingress_controller_reach_the_http01_solver(stack: str) -> None:
+    plan = plan_for(stack)
+    (solver,) = [r for r in plan.of_type(netpol.POLICY) if r.name == SOLVER_POLICY]
+    assert solver.inputs["spec"] == SOLVER_SPEC
+    namespace = plan.get("kubernetes:networking.k8s.io/v1:Ingress", "botfront").inputs["metadata"][
+        "namespace"
+    ]
+    assert solver.inputs["metadata"]["namespace"] == namespace
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides"),
+    [
+        ("ephemeral", {}),  # no TLS at all
+        ("dev", {"ingress": {"tlsSecretName": "wildcard"}}),  # a certificate of the user's own
+        ("dev", {"platform": "openshift"}),  # Routes: cert-manager's ingress-shim never sees them
+        ("dev", {"networkPolicy": {"enabled": False}}),  # nothing denied, nothing to open
+        ("dev", {"ingress": {"enabled": False, "clusterIssuer": "letsencrypt-staging"}}),  # no Ingress
+    ],
+)
+def test_no_solver_policy_where_cert_manager_solves_nothing_here(
+    stack: str, overrides: dict[str, Any]
+) -> None:
+    plan = plan_for(stack, **overrides)
+    assert SOLVER_POLICY not in policies(plan)
+    assert plan.of_type(netpol.POLICY) or overrides == {"networkPolicy": {"enabled": False}}
+
+
+def test_the_solver_policy_follows_the_ingress_controller_namespace() -> None:
+    specs = policies(plan_for("dev", networkPolicy={"ingressNamespace": "traefik"}))
+    assert specs[SOLVER_POLICY]["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}
+    ]
+
+
+def reachable(
+    policies: list[netpol.Policy], pods: dict[str, Pod], ports: set[int]
+) -> set[tuple[str, str, int]]:
+    return {
+        (a, b, port)
+        for a, source in pods.items()
+        for b, target in pods.items()
+        for port in ports
+        if a != b and netpol.allowed(policies, source, target, port)
+    }
+
+
+def test_the_solver_policy_opens_exactly_controller_to_solver_on_8089() -> None:
+    plan = plan_for("dev")
+    namespace = "botfront-dev"
+    pods = {name: Pod(namespace, labels) for name, labels in netpol.pod_templates(plan).items()}
+    assert {"botfront", "rasa", "duckling", "mongo", "mongo-backup", "verify"} <= set(pods)
+    pods["solver"] = Pod(namespace, SOLVER_LABELS)
+    pods["controller"] = Pod("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+    pods["cert-manager"] = Pod("cert-manager", {"app.kubernetes.io/name": "cert-manager"})
+    pods["elsewhere"] = Pod("default", {"app": "curl"})
+    everything = netpol.planned_policies(plan)
+    without = [p for p in everything if p.name != SOLVER_POLICY]
+    assert len(without) == len(everything) - 1
+    ports = {8089, 8090, 80, 443} | {
+        port["port"]
+        for p in everything
+        for direction in ("ingress", "egress")
+        for rule in p.spec.get(direction, [])
+        for port in rule.get("ports", [])
+    }
+    before, after = reachable(without, pods, ports), reachable(everything, pods, ports)
+    # Under the default-deny alone the challenge could never be answered (the reviewer's finding).
+    assert ("controller", "solver", 8089) not in before
+    assert after - before == {("controller", "solver", 8089)}
+    assert before <= after
+    # The solver itself gains nothing: only the namespace's DNS rule (every pod's) lets it out.
+    assert {port for a, b, port in after if a == "solver"} == {53, 5353}
+    assert {b for a, b, port in after if a == "solver" and pods[b].namespace == namespace} == set()
+    assert not netpol.allowed(everything, pods["cert-manager"], pods["solver"], 8089)
+    assert not netpol.allowed(everything, pods["elsewhere"], pods["solver"], 8089)
+    assert not netpol.allowed(everything, pods["botfront"], pods["solver"], 8089)
+    assert not netpol.allowed(everything, pods["controller"], pods["solver"], 8090)
+
+
+def test_switching_to_a_cluster_issuer_rolls_no_pod() -> None:
+    # dev with a certificate of its own, then with the ClusterIssuer: the Ingresses change (the
+    # annotation and their tls Secret names) and the solver policy comes; no workload rolls.
+    diff = changed_resources(plan_for("dev", ingress={"tlsSecretName": "wildcard"}), plan_for("dev"))
+    touched = {
+        short(u) for kind in ("changed", "added", "removed") for u in diff[kind] if not is_verification(u)
+    }
+    assert touched == {
+        "kubernetes:networking.k8s.io/v1:Ingress botfront",
+        "kubernetes:networking.k8s.io/v1:Ingress rasa",
+        f"kubernetes:networking.k8s.io/v1:NetworkPolicy {SOLVER_POLICY}",
+    }
+    assert [short(u) for u in diff["added"]] == [
+        f"kubernetes:networking.k8s.io/v1:NetworkPolicy {SOLVER_POLICY}"
+    ]
+    # Not even the verification Job re-runs: its name digests the pod specs, which did not change.
+    assert not any(is_verification(u) for kind in ("changed", "added", "removed") for u in diff[kind])
+
+
+def test_the_evaluator_reads_peers_as_kubernetes_does() -> None:
+    # The cases the NetworkPolicy concept page spells out, on hand-written policies.
+    web, client = Pod("a", {"app": "web"}), Pod("a", {"app": "client"})
+    other_ns = Pod("b", {"app": "client"})
+    ns_b = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "b"}}}
+
+    def only(*peers: dict[str, Any], ports: list[dict[str, Any]] | None = None) -> list[netpol.Policy]:
+        rule: dict[str, Any] = {"from": list(peers)} | ({"ports": ports} if ports else {})
+        spec = {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"], "ingress": [rule]}
+        return [netpol.Policy("p", "a", spec)]
+
+    client_pods = {"podSelector": {"matchLabels": {"app": "client"}}}
+    # podSelector alone: the policy's own namespace only.
+    assert netpol.allowed(only(client_pods), client, web, 80)
+    assert not netpol.allowed(only(client_pods), other_ns, web, 80)
+    # namespaceSelector alone: every pod there; both in one peer: AND.
+    assert netpol.allowed(only(ns_b), Pod("b", {"app": "anything"}), web, 80)
+    assert not netpol.allowed(only(ns_b), client, web, 80)
+    both = ns_b | client_pods
+    assert netpol.allowed(only(both), other_ns, web, 80)
+    assert not netpol.allowed(only(both), Pod("b", {"app": "other"}), web, 80)
+    # Ports narrow the rule; a pod no policy selects is open; an ipBlock never admits a pod here.
+    assert not netpol.allowed(only(client_pods, ports=[{"protocol": "TCP", "port": 81}]), client, web, 80)
+    assert netpol.allowed(only(client_pods), web, client, 80)
+    assert not netpol.allowed(only({"ipBlock": {"cidr": "0.0.0.0/0"}}), client, web, 80)

@@ -20,8 +20,10 @@ from components.releases import CATALOG
 from components.settings import parse_settings
 from components.validation import ConfigError
 from ops.offline import Plan
+from tests import netpol
 from tests.conftest import container, deployment, env_of, leaked_secrets, plan_for
 from tests.loopback import http_service, json_answer, text
+from tests.netpol import Pod
 
 ACTIONS = {"image": "ghcr.io/acme/actions:1.0.0"}
 JOB = "kubernetes:batch/v1:Job"
@@ -46,34 +48,10 @@ def pod(plan: Plan) -> dict[str, Any]:
     return job(plan)["spec"]["template"]["spec"]
 
 
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    wanted = selector.get("matchLabels") or {}
-    return all(labels.get(k) == v for k, v in wanted.items())
-
-
 def allowed(plan: Plan, source: dict[str, str], target: dict[str, str], port: int) -> bool:
-    """Kubernetes' rule: with policies selecting a pod in a direction, some rule must admit it."""
-    specs = [p.inputs["spec"] for p in plan.of_type(POLICY)]
-
-    def admitted(direction: str, pod_labels: dict[str, str], peer: dict[str, str], key: str) -> bool:
-        selecting = [
-            s for s in specs if direction in s["policyTypes"] and _selects(s["podSelector"], pod_labels)
-        ]
-        if not selecting:
-            return True
-        for spec in selecting:
-            for rule in spec.get(direction.lower(), []):
-                ports = {p["port"] for p in rule.get("ports", [])}
-                peers = rule.get(key)
-                if ports and port not in ports:
-                    continue
-                if peers is None or any(
-                    "podSelector" in q and _selects(q["podSelector"], peer) for q in peers
-                ):
-                    return True
-        return False
-
-    return admitted("Egress", source, target, "to") and admitted("Ingress", target, source, "from")
+    """Kubernetes' rule (tests/netpol.py), both pods in the stack's namespace."""
+    namespace = job(plan)["metadata"]["namespace"]
+    return netpol.allowed(netpol.planned_policies(plan), Pod(namespace, source), Pod(namespace, target), port)
 
 
 def pod_labels(plan: Plan, name: str) -> dict[str, str]:
