@@ -4,6 +4,8 @@ and the plan-time warnings fire exactly when that Rasa cannot get a model."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -199,3 +201,13 @@ def test_no_model_server_warning_when_every_rasa_can_get_a_model(
     warnings: list[str], values: dict[str, Any]
 ) -> None:
     assert model_warnings(warnings, **values) == []
+
+
+def test_the_readme_examples_parse_and_quiet_the_warnings(warnings: list[str]) -> None:
+    """README.md's projects and extraEgress examples, as a user would paste them."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    (projects,) = [b["botfront:projects"] for b in blocks if "modelServer" in str(b)]
+    (network,) = [b["botfront:networkPolicy"] for b in blocks if "extraEgress" in str(b)]
+    assert len(model_warnings(warnings, projects=projects)) == 2  # one egress warning per server
+    assert model_warnings(warnings, projects=projects, networkPolicy=network) == []
