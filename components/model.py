@@ -445,11 +445,22 @@ class RasaUrls(Model):
     production: Url | None = None
 
 
+class ModelServer(Model):  # Rasa's `models:` endpoint, as components/rasa_config.py `models` writes it
+    url: Url
+    wait_time_between_pulls: Int(1, 86400) | None = None  # seconds; unset: Rasa's own 100
+
+
+class ModelServers(Model):
+    development: ModelServer | None = None
+    production: ModelServer | None = None
+
+
 class ProjectEntry(Model):
     id: PROJECT_ID
     name: str | None = Field(None, description="the project in Kubernetes names; default: the id")
     environments: Unique(Choice(*ENVIRONMENTS)) = Field(["development"], min_length=1)
     rasa_url: RasaUrls = RasaUrls()
+    model_server: ModelServers = ModelServers()
     resources: ResourceOverride | None = None
     actions: Actions | None = None
 
@@ -613,7 +624,8 @@ class StackConfig(Model):
     ({<service>: [{cidr | namespace (+ podSelector), ports: [{port, protocol}]}]})"""
     projects: list[ProjectEntry] = []
     """Botfront projects and their environments, one Rasa each: [{id, name, environments, rasaUrl: {env:
-    url}, resources, actions}]; empty: the single projectId in development"""
+    url}, modelServer: {env: {url, waitTimeBetweenPulls}}, resources, actions}]; empty: the single
+    projectId in development"""
     backup: Backup | None = None
     """scheduled mongodump of the in-cluster MongoDB: enabled, schedule (cron, UTC), retention (archives
     kept), size, storageClass; empty: none (docs/backup-restore.md)"""

@@ -152,7 +152,7 @@ class BotfrontPlatform(pulumi.ComponentResource):
                 "project": instance.project_id,
                 "environment": instance.environment,
                 "rasaUrl": instance.rasa_url,
-                # What to enter in Botfront > Settings > Instance for this project/environment.
+                # In-cluster host; Settings > Instance takes the development one (README.md).
                 "instanceHost": f"http://{instance.name}:{PORTS[RASA]}",
                 # Botfront 0.27.5 sends no token to Rasa, whose API then takes none.
                 "authTokenKey": instance.token_key if settings.release.rasa_token else None,
@@ -185,6 +185,7 @@ class BotfrontPlatform(pulumi.ComponentResource):
                 regression_test_channel=settings.release.regression_test_channel,
                 chatbase_api_key=chatbase,
                 actions_service=instance.actions_service or "actions",
+                model_server=instance.model_server,
             )
         )
         endpoints_yml = config_inputs.apply(lambda i: rasa_config.render(rasa_config.endpoints(i)))

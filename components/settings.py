@@ -25,6 +25,7 @@ from components.model import (
     Database,
     EnvSource,
     Ingress,
+    ModelServer,
     ModelsVolume,
     NetworkPolicy,
     Placement,
@@ -66,6 +67,7 @@ class Project:
     default: bool = True
     actions_env: Mapping[str, str] = field(default_factory=dict)
     actions_env_from: tuple[EnvSource, ...] = ()
+    model_servers: Mapping[str, ModelServer] = field(default_factory=dict)
 
     @property
     def default_environment(self) -> str:
@@ -85,6 +87,7 @@ class RasaInstance:
     resources: Resources
     # Service name of the project's action server, if it has one.
     actions_service: str | None
+    model_server: ModelServer | None = None
 
     @property
     def suffix(self) -> str:
@@ -168,7 +171,7 @@ class Settings:
         instances = [
             RasaInstance(pr.id, pr.name, env, pr.default and env == pr.default_environment,
                          instance_url(pr, env, self.root_url, self.rasa_url) or self.rasa_url,
-                         pr.rasa_resources, actions_service_name(pr))
+                         pr.rasa_resources, actions_service_name(pr), pr.model_servers.get(env))
             for pr in self.projects for env in pr.environments
         ]  # fmt: skip
         return tuple(sorted(instances, key=lambda i: (not i.default, i.project_name, i.environment)))
@@ -241,6 +244,18 @@ def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
         yield (f"botfront:networkPolicy.enabled is false on release {s.release.version}, whose Rasa API "
                "takes no token: any pod in the cluster can train, replace or query its "
                "models")  # fmt: skip
+    trained = {(pr.id, pr.default_environment) for pr in s.projects}  # the Rasa Botfront's Instance trains
+    for i in s.rasa_instances:
+        where = f"{i.name} (project {i.project_id}, {i.environment})"
+        if i.model_server is None and (i.project_id, i.environment) not in trained:
+            yield (f"{where} has no modelServer: Botfront trains only its Instance's Rasa, so this one never "
+                   "gets a model; see README.md, Deploying to production")  # fmt: skip
+        elif i.model_server and c.network_policy.enabled and not c.network_policy.extra_egress.get("rasa"):
+            url = urlsplit(i.model_server.url)
+            port = url.port or (80 if url.scheme == "http" else 443)
+            yield (f"{where} pulls its model from {i.model_server.url}, but no network policy lets Rasa "
+                   "reach it: add a networkPolicy.extraEgress.rasa rule with the server's cidr (or "
+                   f"namespace) and port {port}; see README.md, Deploying to production")  # fmt: skip
     scheme = c.root_url.split(":", 1)[0]
     if c.platform == "openshift":
         # className nginx is Pulumi.yaml's default: not the user's doing.
@@ -443,12 +458,24 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
             elif urlsplit(url).path not in ("", "/"):
                 p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at "
                       "/socket.io/")  # fmt: skip
+        servers = {k: v for k, v in entry.model_server if v is not None}
+        for env, server in servers.items():
+            parts = urlsplit(server.url)  # errors are printed: never with the credentials
+            hidden = parts.username is not None
+            shown = parts._replace(netloc="[hidden]@" + parts.netloc.rpartition("@")[2]) if hidden else parts
+            if env not in envs:
+                p.add(f"{path}.modelServer.{env}", shown.geturl(), "unknown key; allowed: " + ", ".join(envs))
+            elif hidden:
+                p.add(f"{path}.modelServer.{env}.url", shown.geturl(), "holds credentials (user:password@), "
+                      "which the stack config and the state keep in plain text: serve the models to the "
+                      "cluster without them (README.md, Deploying to production)")  # fmt: skip
         resources = (_resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
                      if entry.resources else rasa)  # fmt: skip
         default = str(entry.id) == str(c.project_id)
         actions = entry.actions or (c.actions if default else None)
         image = actions.image if actions else None
-        projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default, *_env(actions)))
+        projects.append(Project(entry.id, tuple(envs), resources, image, urls, name, default, *_env(actions),
+                                servers))  # fmt: skip
     if projects and not any(project.default for project in projects):
         p.add(
             "projectId",

@@ -15,8 +15,9 @@ from pathlib import Path
 from ops.bench import CONFIG_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
-# 2,015 at stop 17's start; + 2 (two-round header), + 24 (provider credentials in plain text)
-LINE_BUDGET = 2_041
+# 2,015 at stop 17's start; + 2 (two-round header), + 24 (provider credentials in plain text),
+# + 39 (projects[].modelServer: its type, its checks and its two warnings)
+LINE_BUDGET = 2_080
 # What marks a module as defining, parsing or validating configuration.
 CONFIG_IMPORTS = {"pydantic", "pydantic_core"}
 CONFIG_NAMES = {"Problems", "problems_from", "Model", "fail"}  # from components.validation

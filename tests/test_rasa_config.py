@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from components.model import ModelServer
 from components.rasa_config import RasaConfigInputs, credentials, endpoints, render
 
 
@@ -36,6 +37,18 @@ def test_endpoints_point_nlg_and_tracker_at_botfront_graphql() -> None:
 
 def test_action_endpoint_only_with_an_actions_service() -> None:
     assert endpoints(inputs(actions=True))["action_endpoint"] == {"url": "http://actions:5055/webhook"}
+
+
+def test_models_endpoint_only_with_a_model_server() -> None:
+    assert "models" not in endpoints(inputs())
+    server = ModelServer(url="https://models.example.com/bf.tar.gz", wait_time_between_pulls=15)
+    assert endpoints(inputs(model_server=server))["models"] == {
+        "url": "https://models.example.com/bf.tar.gz",
+        "wait_time_between_pulls": 15,
+    }
+    # Unset: the key is left out, so Rasa's own default (100 s) applies.
+    server = ModelServer(url="https://models.example.com/bf.tar.gz")
+    assert endpoints(inputs(model_server=server))["models"] == {"url": "https://models.example.com/bf.tar.gz"}
 
 
 def test_chatbase_key_goes_into_the_tracker_store() -> None:
