@@ -459,16 +459,8 @@ def _projects(p: Problems, c: StackConfig, actions_image: str | None, rasa: Reso
                 p.add(f"{path}.rasaUrl.{env}", url, "must not have a path: socket.io is served at "
                       "/socket.io/")  # fmt: skip
         servers = {k: v for k, v in entry.model_server if v is not None}
-        for env, server in servers.items():
-            parts = urlsplit(server.url)  # errors are printed: never with the credentials
-            hidden = parts.username is not None
-            shown = parts._replace(netloc="[hidden]@" + parts.netloc.rpartition("@")[2]) if hidden else parts
-            if env not in envs:
-                p.add(f"{path}.modelServer.{env}", shown.geturl(), "unknown key; allowed: " + ", ".join(envs))
-            elif hidden:
-                p.add(f"{path}.modelServer.{env}.url", shown.geturl(), "holds credentials (user:password@), "
-                      "which the stack config and the state keep in plain text: serve the models to the "
-                      "cluster without them (README.md, Deploying to production)")  # fmt: skip
+        for env in servers.keys() - set(envs):
+            p.add(f"{path}.modelServer.{env}", servers[env].url, "unknown key; allowed: " + ", ".join(envs))
         resources = (_resources(p, f"{path}.resources", entry.resources, DEFAULT_RESOURCES["rasa"])
                      if entry.resources else rasa)  # fmt: skip
         default = str(entry.id) == str(c.project_id)

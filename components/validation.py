@@ -45,8 +45,12 @@ class ConfigError(pulumi.RunError):
         )
 
 
+# user[:password]@ of a URL: never echoed, whichever key it was given under.
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s'\"]*@")
+
+
 def show(value: Any) -> str:
-    text = repr(value)
+    text = _USERINFO.sub("[hidden]@", repr(value))
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -237,6 +241,9 @@ def url_check(v: Any) -> Any:
         return allowed
     if not is_ip(host) and not DNS_SUBDOMAIN.match(host):
         return Problem("the host must be a lower-case DNS name or an IP address")
+    if parts.username is not None:
+        return Problem("holds credentials (user:password@), which the stack config, the state and the pods' "
+                       "environment keep in plain text: give the URL without them")  # fmt: skip
     return v.rstrip("/")
 
 

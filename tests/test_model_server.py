@@ -89,13 +89,14 @@ def test_a_model_server_rolls_only_the_rasa_that_reads_it() -> None:
             {"production": {"url": "https://deploy:s3cret@models.example.com:8443/bf.tar.gz"}},
             "modelServer.production.url",
             "'https://[hidden]@models.example.com:8443/bf.tar.gz'",
-            "holds credentials (user:password@), which the stack config and the state keep in plain text",
+            "holds credentials (user:password@), which the stack config, the state and the pods' "
+            "environment keep in plain text",
         ),
         (
             {"production": {"url": "https://token@models.example.com/bf.tar.gz"}},
             "modelServer.production.url",
             "'https://[hidden]@models.example.com/bf.tar.gz'",
-            "README.md, Deploying to production",
+            "give the URL without them",
         ),
         (
             {"staging": {"url": SERVER}},
@@ -141,11 +142,11 @@ def test_bad_model_servers_are_refused_with_key_value_and_rule(
 
 
 def test_a_model_server_for_an_environment_the_project_does_not_list_is_refused() -> None:
-    project = {"id": "bf", "modelServer": {"production": {"url": "https://u:pw@models.example.com"}}}
+    project = {"id": "bf", "modelServer": {"production": {"url": "https://models.example.com"}}}
     with pytest.raises(ConfigError) as info:
         parse_settings({**BASE, "projects": [project]}, "t")
     assert info.value.problems == [
-        "botfront:projects[0].modelServer.production: got 'https://[hidden]@models.example.com'; "
+        "botfront:projects[0].modelServer.production: got 'https://models.example.com'; "
         "unknown key; allowed: development"
     ]
 

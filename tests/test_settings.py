@@ -382,3 +382,20 @@ def test_a_secret_structured_key_is_refused_not_read_as_plain_text(
 def test_secret_keys_stay_secret() -> None:
     plan = ops.offline.run_program("dev", secrets={"mailUrl": "smtp://u:p@mail.example.com"})
     assert "smtp://u:p@mail.example.com" not in json.dumps(plan.as_json())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        with_base(rootUrl="https://admin:S3cretPw@botfront.example.com"),
+        with_base(rasaUrl="https://ghp_S3cretPw@rasa.example.com"),
+        with_base(projects=[{"id": "bf", "rasaUrl": {"development": "https://u:S3cretPw@r.example.com"}}]),
+        with_base(ingress={"tlsSecretName": "https://u:S3cretPw@x.example.com"}),  # a misplaced URL
+        with_base(unknownKey={"url": "smtp://mail:S3cretPw@smtp.example.com:587"}),
+    ],
+)
+def test_urls_with_credentials_are_refused_and_never_echoed(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, "t")
+    assert "S3cretPw" not in str(info.value)
+    assert "[hidden]@" in str(info.value)
