@@ -2,15 +2,18 @@
 
 - PVC `mongo-backups`: the archives, `<db>-<UTC timestamp>.archive.gz`, kept like the data itself
   (protected and retained on delete in long-lived stacks).
-- CronJob `mongo-backup`: `mongodump --archive --gzip` of the database through the replica set,
-  then deletes all but the newest `retention` archives of that database.
+- CronJob `mongo-backup`: deletes all but the newest `retention` archives of the database, takes a
+  `mongodump --archive --gzip` through the replica set, then prunes to `retention` again.
 - Job `mongo-restore-<hash>` (only while `botfront:restoreFrom` names an archive):
-  `mongorestore --drop` from it. The name follows the archive, so a new archive is a new Job;
-  scheduled backups are suspended meanwhile. docs/backup-restore.md walks through a restore.
+  `mongorestore --drop` from it. The name follows the archive, so a new archive is a new Job; a
+  failed one is replaced by the next `pulumi up`. Scheduled backups are suspended meanwhile and
+  never prune that archive. docs/backup-restore.md walks through a restore.
 
-Every pod runs as the image's mongodb user (999) under the same restricted security contexts as
-the services (components/workload.py), and reads the database password from the mongo
-component's Secret by reference: it never appears in a manifest or on a command line.
+Every pod runs as UID/GID 10001 with fsGroup 10001 (`RUN_AS_USER`, not the image's mongodb user
+999) under the same restricted security contexts as the services (components/workload.py). The
+database password is the `tools-config.yaml` key of the mongo component's Secret, mounted as a
+read-only Secret volume file (mode 0440, readable through the fsGroup): it never appears in a
+manifest, an environment variable or on a command line.
 """
 
 from __future__ import annotations
@@ -86,22 +89,38 @@ umask 027
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 name="${MONGO_DATABASE}-${stamp}.archive.gz"
 partial="${BACKUP_DIR}/.${name}.partial"
+# Set before anything is written: a dump that fails (ENOSPC...) exits through `set -e` and leaves
+# no partial file behind.
 trap 'rm -f -- "$partial"' EXIT
+# Keeps the newest $BACKUP_RETENTION archives of this database. Newest by name, not by mtime: the
+# name carries the dump's UTC time, while a copied-in file gets a fresh mtime. Only names of
+# exactly this pattern are ever deleted (nothing else on the volume, e.g. lost+found), and never
+# the archive a pending restore names ($RESTORE_ARCHIVE, set only while botfront:restoreFrom is).
+prune() {
+  { ls -1 -- "$BACKUP_DIR" | grep -E "^${MONGO_DATABASE}-[0-9]{8}T[0-9]{6}Z\\.archive\\.gz\\$" || true; } \\
+    | sort -r \\
+    | tail -n "+$((BACKUP_RETENTION + 1))" \\
+    | while read -r old; do
+        if [ "$old" = "${RESTORE_ARCHIVE:-}" ]; then
+          echo "kept $old: botfront:restoreFrom names it"
+        else
+          rm -f -- "$BACKUP_DIR/$old" && echo "pruned $old"
+        fi
+      done
+}
 # A run stopped by its deadline may have left a partial dump behind (runs never overlap).
 rm -f -- "$BACKUP_DIR"/.*.partial
+# Prune before the dump as well: a full volume then gets room back (e.g. once retention is
+# lowered) instead of failing every run before the prune below. Nothing is lost that the prune
+# after a successful dump would keep.
+prune
 mongodump --config="$TOOLS_CONFIG" --uri="$MONGO_SERVER" --username="$MONGO_USERNAME" \\
   --db="$MONGO_DATABASE" --archive="$partial" --gzip
 # Only a complete gzip stream becomes an archive, under its final name.
 gzip -t -- "$partial"
 mv -- "$partial" "$BACKUP_DIR/$name"
 echo "wrote $name ($(du -h -- "$BACKUP_DIR/$name" | cut -f1))"
-# Keep the newest $BACKUP_RETENTION archives of this database. Newest by name, not by mtime: the
-# name carries the dump's UTC time, while a copied-in file gets a fresh mtime. Only names of
-# exactly this pattern are ever deleted (nothing else on the volume, e.g. lost+found).
-{ ls -1 -- "$BACKUP_DIR" | grep -E "^${MONGO_DATABASE}-[0-9]{8}T[0-9]{6}Z\\.archive\\.gz\\$" || true; } \\
-  | sort -r \\
-  | tail -n "+$((BACKUP_RETENTION + 1))" \\
-  | while read -r old; do rm -f -- "$BACKUP_DIR/$old" && echo "pruned $old"; done
+prune
 """
 
 RESTORE_SCRIPT = """\
@@ -199,7 +218,13 @@ class MongoBackup(pulumi.ComponentResource):
                         BACKUP_JOB,
                         backup_labels,
                         BACKUP_SCRIPT,
-                        (("BACKUP_RETENTION", str(settings.retention)),),
+                        (
+                            ("BACKUP_RETENTION", str(settings.retention)),
+                            # Suspending stops only the schedule: a run already under way, or one
+                            # started by hand (kubectl create job --from=cronjob/...), still
+                            # prunes, so it must know which archive to keep.
+                            *((("RESTORE_ARCHIVE", settings.restore_from),) if restoring else ()),
+                        ),
                         deadline=BACKUP_DEADLINE_SECONDS,
                         backoff_limit=2,
                     ),
@@ -220,7 +245,21 @@ class MongoBackup(pulumi.ComponentResource):
                     name=job_name,
                     namespace=args.namespace,
                     labels=restore_labels,
-                    annotations={"botfront.dev/restore-from": archive, **analyzer_skips(args.image)},
+                    annotations={
+                        "botfront.dev/restore-from": archive,
+                        # A failed restore Job is kept in the state with init errors, and the next
+                        # `pulumi up` would only await it again, failing at once on its Failed
+                        # condition. With this annotation the provider's Diff reads the live Job
+                        # and, unless it completed, replaces it (delete first: the name is fixed),
+                        # so fixing the cause and running `pulumi up` retries the restore while
+                        # backups stay suspended. pulumi/pulumi-kubernetes@v4.32.0:
+                        # provider/pkg/provider/provider.go (Diff, metadata.ReplaceUnready;
+                        # deleteBeforeReplace for named objects), provider/pkg/await/checker/job/
+                        # check.go (ready = started and Complete=True); documented on
+                        # sdk/python/pulumi_kubernetes/batch/v1/Job.py.
+                        "pulumi.com/replaceUnready": "true",
+                        **analyzer_skips(args.image),
+                    },
                 ),
                 spec=_job_spec(
                     args,
@@ -239,11 +278,17 @@ class MongoBackup(pulumi.ComponentResource):
                     parent=self,
                     # Children do not inherit the component's depends_on: restore only once the
                     # database the caller named (its Deployment ready, its Secret there) exists.
-                    depends_on=_resources_in(opts),
-                    # Never re-run a restore because the program changed (a new image, new
-                    # resources): a replaced Job would restore again over newer data. Only a new
-                    # archive name (a new Job name) runs a new restore.
+                    # The CronJob too: its update suspends the schedule and names the archive to
+                    # keep before the restore starts.
+                    depends_on=[*_resources_in(opts), self.cron_job],
+                    # Never re-run a completed restore because the program changed (a new image,
+                    # new resources): a replaced Job would restore again over newer data. Only a
+                    # new archive name (a new Job name), or the failure of this one (above), runs
+                    # a new restore; the replacement gets the program's current spec.
                     ignore_changes=["spec"],
+                    # What the provider decides for a named object anyway (see above): the new
+                    # Job has the same name, so the failed one must go first.
+                    delete_before_replace=True,
                     # `pulumi up` waits for the Job to complete and fails if the restore fails.
                     custom_timeouts=pulumi.CustomTimeouts(create=f"{RESTORE_DEADLINE_SECONDS // 60 + 5}m"),
                 ),

@@ -438,6 +438,7 @@ def test_backup_dumps_the_database_with_credentials_by_reference_only() -> None:
     assert env["MONGO_SERVER"] == "mongodb://mongo:27017/?replicaSet=rs0&authSource=admin" == MONGO_URI
     assert (env["MONGO_USERNAME"], env["MONGO_DATABASE"], env["BACKUP_DIR"]) == ("botfront", "bf", "/backup")
     assert env["BACKUP_RETENTION"] == "5"
+    assert "RESTORE_ARCHIVE" not in env  # only while a restore is configured
     command = container["command"]
     assert command[:2] == ["/bin/bash", "-c"] and command[2] == BACKUP_SCRIPT
     script = command[2]
@@ -507,8 +508,22 @@ def test_restore_job_runs_mongorestore_drop_from_the_chosen_archive() -> None:
     assert script == RESTORE_SCRIPT
     assert "mongorestore --config=" in script and "--drop" in script and "--archive=" in script
     assert "--password" not in script
-    # While a restore is configured, no scheduled dump archives a half-restored database.
-    assert plan.get(CRON, "mongo-backup").inputs["spec"]["suspend"] is True
+    # While a restore is configured, no scheduled dump archives a half-restored database, and a
+    # run that still happens (already under way, or started by hand) never prunes the archive.
+    cron = plan.get(CRON, "mongo-backup")
+    assert cron.inputs["spec"]["suspend"] is True
+    assert env_of(pod_of(cron)["containers"][0])["RESTORE_ARCHIVE"] == ARCHIVE
+    assert cron.urn in job.depends_on  # suspended before the restore starts
+
+
+def test_a_failed_restore_job_is_replaced_by_the_next_up_but_a_completed_one_is_never_rerun() -> None:
+    job = build(BackupSettings(restore_from=ARCHIVE)).get(JOB, restore_job_name(ARCHIVE))
+    # The provider replaces the Job on the next update unless the live Job has completed.
+    assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+    assert job.delete_before_replace is True  # the replacement has the same name
+    # Program changes alone never replace (re-run) it; `pulumi up` waits for it to finish.
+    assert job.ignore_changes == ["spec"]
+    assert job.custom_timeouts == {"create": "65m"}
 
 
 def test_a_new_archive_name_is_a_new_job_and_the_same_name_the_same_job() -> None:
@@ -554,13 +569,23 @@ for arg in "$@"; do
     --archive=*) archive="${arg#--archive=}" ;;
   esac
 done
-[ -n "${STUB_FAIL:-}" ] && { echo "stub failure" >&2; exit 3; }
-if [ "$(basename "$0")" = mongodump ]; then echo dump | gzip > "$archive"; fi
+if [ -n "${STUB_FAIL:-}" ]; then
+  # Like a dump that fails part-way (ENOSPC...): a truncated file is left behind.
+  [ "$(basename "$0")" = mongodump ] && printf 'trunc' > "$archive"
+  echo "stub failure" >&2
+  exit 3
+fi
+if [ "$(basename "$0")" = mongodump ]; then
+  # STUB_DUMP_BYTES of random data make an archive of about that size (gzip cannot shrink it).
+  { echo dump; head -c "${STUB_DUMP_BYTES:-0}" /dev/urandom; } | gzip > "$archive" || exit 1
+fi
 exit 0
 """
 
 
-def run_script(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    tmp_path: Path, script: str, wrapper: tuple[str, ...] = (), **env: str
+) -> subprocess.CompletedProcess[str]:
     bin_dir, log = tmp_path / "bin", tmp_path / "log"
     for directory in (bin_dir, log, tmp_path / "backup", tmp_path / "config"):
         directory.mkdir(exist_ok=True)
@@ -580,7 +605,9 @@ def run_script(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedP
         "TOOLS_CONFIG": str(tools_config),
         "STUB_LOG": str(log),
     }
-    return subprocess.run(["bash", "-c", script], env={**base, **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [*wrapper, "bash", "-c", script], env={**base, **env}, capture_output=True, text=True
+    )
 
 
 def archives(tmp_path: Path) -> list[str]:
@@ -622,15 +649,104 @@ def test_retention_counts_archives_including_the_new_one(tmp_path: Path, retenti
     assert len(archives(tmp_path)) == min(int(retention), 4)
 
 
-@pytestmark_bash
-def test_a_failed_dump_leaves_no_archive_and_prunes_nothing(tmp_path: Path) -> None:
+def _archives_of_days(tmp_path: Path, days: range) -> list[str]:
     (tmp_path / "backup").mkdir()
-    for day in range(1, 4):
-        (tmp_path / "backup" / f"bf-2024010{day}T000000Z.archive.gz").write_text("x")
-    before = archives(tmp_path)
+    names = [f"bf-2024010{day}T000000Z.archive.gz" for day in days]
+    for name in names:
+        (tmp_path / "backup" / name).write_text("x")
+    return names
+
+
+@pytestmark_bash
+def test_a_failed_dump_leaves_no_partial_file_and_keeps_the_newest_retention_archives(
+    tmp_path: Path,
+) -> None:
+    old = _archives_of_days(tmp_path, range(1, 4))
     result = run_script(tmp_path, BACKUP_SCRIPT, BACKUP_RETENTION="1", STUB_FAIL="1")
     assert result.returncode != 0
-    assert archives(tmp_path) == before
+    # The prune before the dump keeps what a successful run's prune would not delete anyway; the
+    # truncated dump is removed by the trap.
+    assert archives(tmp_path) == old[-1:]
+    assert "pruned bf-20240101T000000Z.archive.gz" in result.stdout
+    assert "wrote" not in result.stdout
+
+
+@pytestmark_bash
+def test_a_failing_dump_still_prunes_to_a_lowered_retention(tmp_path: Path) -> None:
+    """The reviewer's case: a full volume, retention lowered from 7 to 3, dumps still failing."""
+    old = _archives_of_days(tmp_path, range(1, 8))
+    result = run_script(tmp_path, BACKUP_SCRIPT, BACKUP_RETENTION="3", STUB_FAIL="1")
+    assert result.returncode != 0
+    assert archives(tmp_path) == old[-3:]
+
+
+# Runs the script on a 1 MiB tmpfs mounted at BACKUP_DIR in a private mount namespace, filled with
+# 7 archives of 120 KiB: the free space is logged, then the listing after the run.
+ON_A_SMALL_VOLUME = (
+    "unshare",
+    "--map-root-user",
+    "--mount",
+    "bash",
+    "-c",
+    """set -e
+mount -t tmpfs -o size=1m tmpfs "$BACKUP_DIR"
+for day in 1 2 3 4 5 6 7; do
+  head -c 122880 /dev/zero > "$BACKUP_DIR/bf-2024010${day}T000000Z.archive.gz"
+done
+df -k --output=avail "$BACKUP_DIR" | tail -n 1 > "$STUB_LOG/free-kib"
+set +e
+"$@"
+rc=$?
+ls -1A "$BACKUP_DIR" > "$STUB_LOG/listing"
+exit $rc""",
+    "_",
+)
+
+
+def _can_mount_a_tmpfs() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "mount", "-t", "tmpfs", "tmpfs", "/mnt"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+@pytestmark_bash
+@pytest.mark.skipif(not _can_mount_a_tmpfs(), reason="needs unshare and a tmpfs mount in a user namespace")
+def test_a_full_volume_gets_a_new_archive_once_retention_is_lowered(tmp_path: Path) -> None:
+    """A real ENOSPC: the dump does not fit next to 7 archives, but fits once 4 are pruned."""
+    dump_bytes = 400 * 1024
+    result = run_script(
+        tmp_path,
+        BACKUP_SCRIPT,
+        wrapper=ON_A_SMALL_VOLUME,
+        BACKUP_RETENTION="3",
+        STUB_DUMP_BYTES=str(dump_bytes),
+    )
+    free_before = int((tmp_path / "log" / "free-kib").read_text()) * 1024
+    assert free_before < dump_bytes  # without the prune before the dump, it could not be written
+    assert result.returncode == 0, result.stderr
+    listing = (tmp_path / "log" / "listing").read_text().split()
+    new = [n for n in listing if not n.startswith("bf-2024010")]
+    assert len(new) == 1 and archive_name_problem(new[0]) is None
+    # The newest 3 after the run: the new one and the newest 2 of the 7.
+    assert sorted(listing) == sorted(
+        [*new, "bf-20240106T000000Z.archive.gz", "bf-20240107T000000Z.archive.gz"]
+    )
+
+
+@pytestmark_bash
+def test_pruning_never_deletes_the_archive_a_pending_restore_names(tmp_path: Path) -> None:
+    old = _archives_of_days(tmp_path, range(1, 6))
+    result = run_script(tmp_path, BACKUP_SCRIPT, BACKUP_RETENTION="2", RESTORE_ARCHIVE=old[0])
+    assert result.returncode == 0, result.stderr
+    new = [n for n in archives(tmp_path) if n not in old]
+    assert len(new) == 1
+    # Retention 2 keeps the new archive and the newest old one; the restore's archive stays too.
+    assert archives(tmp_path) == sorted([old[0], old[-1], *new])
+    assert f"kept {old[0]}: botfront:restoreFrom names it" in result.stdout
 
 
 @pytestmark_bash
