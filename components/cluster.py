@@ -167,6 +167,8 @@ class KubernetesTarget(pulumi.ComponentResource):
             # ENV var"; ASSUMPTION: unchanged at the pinned v4.34.2 / v3.272.0, the mirror stops at
             # v4.32.0/v3.259.0); refuse_delete_unreachable keeps the variable out of a program run.
             enable_server_side_apply=True,
+            # Conflicts stop an update, except on Deployments, which force their own apply
+            # (components/workload.py, PATCH_FORCE_ANNOTATION: kubectl scale must not wedge it).
             enable_patch_force=False,
             skip_update_unreachable=False,
             upsert_existing_objects=False,

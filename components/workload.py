@@ -85,6 +85,7 @@ class Mount:
 # A UID outside every image's /etc/passwd and above the host's system range (checkov
 # CKV_K8S_40); every image here runs under an arbitrary UID (OpenShift's requirement too).
 RUN_AS_USER = 10001
+FS_GROUP_CHANGE_POLICY = "OnRootMismatch"
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,26 @@ class WorkloadArgs:
 # image and a volume re-attach after a node loss (Kubernetes force-detaches after 6 minutes).
 PULL_AND_ATTACH_MARGIN_SECONDS = 600
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+
+# The provider applies server-side without force (components/cluster.py, enable_patch_force=False).
+# `kubectl scale` (the runbook's way to stop Botfront during maintenance or an incident),
+# `kubectl rollout undo` or `kubectl edit` make another field manager the owner of what they
+# change, and the next apply of that Deployment (any change to it, or after `pulumi up --refresh`
+# read the live object) then fails with "server-side apply field conflict detected", in preview
+# too, until someone forces it. With this annotation the provider forces the apply of this object
+# alone: the stack's values win and Pulumi owns those fields again. pulumi/pulumi-kubernetes@v4.32.0:
+# provider/pkg/await/await.go `patchForce` (the annotation, exactly "true", before enablePatchForce),
+# `ssaUpdate` (the same Force on the preview's dry run), `handleSSAErr` (the error);
+# provider/pkg/metadata/annotations.go `AnnotationPatchForce`. Upstream reports of the wedge:
+# pulumi/pulumi-kubernetes#3312, #2569. Force settles conflicts on the fields the stack sets only;
+# a field it never sets (`kubectl rollout restart`'s restartedAt annotation) keeps its owner
+# (Kubernetes server-side apply; ASSUMPTION: not in a source mirrored here). ASSUMPTION: unchanged
+# at the pinned v4.34.2, whose SDK still documents the annotation as the first switch
+# (pulumi_kubernetes/provider.py, `enable_patch_force`). On the Deployment's metadata, not the pod
+# template: adding it updates each Deployment once and rolls no pod. Deployments only: Job
+# templates are immutable, and the backup CronJob's `suspend` is the stack's (restoreFrom), so a
+# CronJob an operator suspended by hand stops `pulumi up` with the conflict instead of resuming.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 
 
 def pod_ready_seconds(spec: ServiceSpec) -> int:
@@ -232,7 +253,11 @@ class Workload(pulumi.ComponentResource):
                 name=spec.name,
                 namespace=args.namespace,
                 labels=pod_labels,
-                annotations={**analyzer_skips(spec.image, _reads_secrets_from_env(spec)), **timeout},
+                annotations={
+                    **analyzer_skips(spec.image, _reads_secrets_from_env(spec)),
+                    **timeout,
+                    PATCH_FORCE_ANNOTATION: "true",
+                },
             ),
             spec=apps.DeploymentSpecArgs(
                 replicas=spec.replicas,
@@ -323,11 +348,22 @@ def container_security_context(security: Security) -> core.SecurityContextArgs:
 def pod_security_context(security: Security, openshift: bool) -> core.PodSecurityContextArgs:
     # OpenShift assigns UIDs and fsGroups from the namespace's range: never pin them there.
     pinned_ids = not openshift
+    fs_group = security.fs_group if pinned_ids else None
     return core.PodSecurityContextArgs(
         run_as_non_root=True,
         run_as_user=security.run_as_user if pinned_ids else None,
         run_as_group=security.run_as_user if pinned_ids else None,
-        fs_group=security.fs_group if pinned_ids else None,
+        fs_group=fs_group,
+        # How the kubelet applies the fsGroup to a volume before the pod sees it; unset means
+        # "Always" (pulumi_kubernetes 4.34.2 core/v1/_inputs.py, PodSecurityContextArgs
+        # .fs_group_change_policy: "Valid values are "OnRootMismatch" and "Always". If not
+        # specified, "Always" is used.", and no effect on secret, configMap and emptyDir volumes).
+        # ASSUMPTION (Kubernetes' documentation, not a source mirrored here): "Always" re-owns
+        # every file of the volume on every mount, so each restart of mongo (mongo-data), rasa and
+        # botfront (models) or a backup (mongo-backups) slows as the volume grows and eats into the
+        # await timeout; "OnRootMismatch" walks the volume only when its root's owner or mode is
+        # not already right. Only beside an fsGroup, the thing it qualifies (never on OpenShift).
+        fs_group_change_policy=FS_GROUP_CHANGE_POLICY if fs_group is not None else None,
         seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
     )
 

@@ -407,6 +407,7 @@ def test_backup_pod_is_hardened_like_every_other_pod() -> None:
         "runAsUser": 10001,
         "runAsGroup": 10001,
         "fsGroup": 10001,
+        "fsGroupChangePolicy": "OnRootMismatch",
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     (container,) = pod["containers"]
