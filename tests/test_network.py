@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.network import LINK_LOCAL, NOT_PUBLIC, allowed_paths
 from components.settings import parse_settings
@@ -481,3 +484,17 @@ def test_dns_is_unaffected_wherever_the_resolver_listens(resolver: str) -> None:
         for protocol in ("UDP", "TCP"):
             assert reaches(plan, pod, resolver, 53, protocol), (pod, protocol)
     assert not reaches(plan, "rasa", resolver, 80)
+
+
+def test_the_documented_extra_egress_example_opens_the_internal_webhook() -> None:
+    """docs/hardening.md's example, as an operator would paste it into the stack file."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "hardening.md").read_text()
+    (network,) = [
+        b["botfront:networkPolicy"]
+        for b in (yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S))
+        if "botfront:networkPolicy" in b
+    ]
+    plan = plan_for("dev", networkPolicy=network)
+    assert reaches(plan, "botfront", "10.1.2.3", 443)
+    assert not reaches(plan, "botfront", "10.1.2.3", 80)
+    assert not reaches(plan, "botfront", "169.254.169.254", 80)
