@@ -7,6 +7,8 @@ controller -> botfront and rasa, the database's own jobs, every pod -> DNS, and 
 calls out of the cluster (`Release.external_calls`). The rules are data
 (`allowed_paths`) so they can be read and tested alone. With `ingress.clusterIssuer`, the ingress
 controller -> cert-manager's HTTP-01 solver pods, which cert-manager starts in this namespace.
+Egress "anywhere" never includes the addresses in `NOT_PUBLIC` for Botfront's own calls, nor
+`LINK_LOCAL` for anyone's (see the note there).
 """
 
 from __future__ import annotations
@@ -31,6 +33,38 @@ OPENSHIFT_INGRESS_GROUP = "policy-group.network.openshift.io/ingress"
 DNS_PORTS = (53, 5353)
 ANYWHERE = "0.0.0.0/0"
 SMTP_PORTS = (25, 465, 587)
+
+# ---- What "anywhere" leaves out ----------------------------------------------------------------
+# Botfront's Meteor method 'axios.requestWithJsonBody'(url, method, data) requests any URL and
+# returns {status, data} to its caller (on 1.0.x an error answer's body too), with no checkIfCan and
+# no userId check (botfront/botfront@v1.0.5:botfront/imports/lib/utils.js:145-176; the same lines at
+# v1.0.4:145-176 and v1.0.3:150-181; v0.27.5:78-102 returns the data of a successful answer), and
+# botfront/server/startup.js imports that file, so the server registers it. Any DDP client of the
+# public Ingress (`/`) can call it: an anonymous server-side request forgery that reads the answer.
+# ASSUMPTION (Meteor's documented behaviour, no Meteor source mirrored here): a method defined with
+# Meteor.methods is callable by every DDP client, logged in or not; Botfront's only DDPRateLimiter
+# rule covers `login` (botfront/server/startup.js at v1.0.5).
+# So Botfront's egress to "anywhere" (webhooks on 80/443, SMTP, git over SSH) excludes what is not
+# the public internet; an internal webhook, git or SMTP server is allowed with
+# networkPolicy.extraEgress.botfront, whose policy adds to these (policies are additive):
+# - 169.254.0.0/16, IPv4 link-local (RFC 3927). ASSUMPTION (the clouds' documentation, nothing to
+#   read here): the instance metadata service of AWS, GCP, Azure (and Oracle, DigitalOcean...) is
+#   169.254.169.254, which hands out the node's credentials (AWS: with IMDSv1, or IMDSv2 with a hop
+#   limit >= 2); AWS's EKS Pod Identity agent is 169.254.170.23. NodeLocal DNSCache's 169.254.20.10
+#   is unaffected: DNS is `allow-dns`, a policy of its own with no destination.
+# - 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, private addresses (RFC 1918): the cluster's pods and
+#   nodes and the VPC on most clusters, which a CNI whose ipBlock matches pod and node addresses
+#   (Calico, for one) would otherwise open on 80/443/22/SMTP.
+# - 100.64.0.0/10, shared address space (RFC 6598, carrier-grade NAT): ASSUMPTION (Alibaba Cloud's
+#   documentation) its metadata service is 100.100.100.200; some clusters put pods there too.
+# The action server (the user's own code, which often calls the company's internal APIs) and the
+# database clients on Atlas or an external MongoDB (Atlas private endpoints and VPC peering are
+# private addresses) exclude link-local only: the metadata service is never their business.
+# IPv6 is not opened at all (no ::/0 block): fd00:ec2::254, AWS's IPv6 metadata address, stays denied.
+# `except` takes CIDRs out of the rule's `cidr` (IPBlock in the Kubernetes API; its description in
+# pulumi-kubernetes 4.34.2, pulumi_kubernetes/networking/v1/_inputs.py, IPBlockArgs).
+LINK_LOCAL = ("169.254.0.0/16",)
+NOT_PUBLIC = (*LINK_LOCAL, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 # cert-manager's HTTP-01 solver, read at cert-manager/cert-manager@v1.21.1. With the
 # cert-manager.io/cluster-issuer annotation, cert-manager's ingress-shim creates the Certificate in
@@ -67,10 +101,11 @@ class Path:
 
 @dataclass(frozen=True)
 class Egress:
-    """Pods named `source` may reach `cidr` on `ports` (outside the cluster)."""
+    """Pods named `source` may reach `cidr`, but for `excluded`, on `ports` (outside the cluster)."""
 
     source: str
     ports: tuple[int, ...]
+    excluded: tuple[str, ...]
     cidr: str = ANYWHERE
 
 
@@ -108,7 +143,7 @@ def allowed_paths(settings: Settings) -> Paths:
             if target == MONGO and not in_cluster_db:
                 # Atlas hosts are resolved through DNS SRV records and change with failovers:
                 # allow the MongoDB port only, to anywhere; Atlas's IP access list narrows it.
-                external.append(Egress(source, (call.port,)))
+                external.append(Egress(source, (call.port,), LINK_LOCAL))
             else:
                 internal.append(Path(source, target, call.port))
     if in_cluster_db:
@@ -118,18 +153,18 @@ def allowed_paths(settings: Settings) -> Paths:
     public = [Path("ingress-controller", BOTFRONT, PORTS[BOTFRONT])]
     public += [Path("ingress-controller", instance.name, PORTS[RASA]) for instance in settings.rasa_instances]
     if settings.mail_url is not None:
-        external.append(Egress(BOTFRONT, SMTP_PORTS))
+        external.append(Egress(BOTFRONT, SMTP_PORTS, NOT_PUBLIC))
     # Botfront calls the webhooks configured in its admin settings (restart Rasa, deploy...).
-    external.append(Egress(BOTFRONT, (80, 443)))
+    external.append(Egress(BOTFRONT, (80, 443), NOT_PUBLIC))
     # What the release itself calls outside the cluster (1.0.x: git over SSH).
     external += [
-        Egress(source, call.ports)
+        Egress(source, call.ports, NOT_PUBLIC)
         for call in settings.release.external_calls
         for source in _pods(call.source, settings)
     ]
     for name, _ in settings.actions:
         # Custom actions usually call outside APIs.
-        external.append(Egress(name, (80, 443)))
+        external.append(Egress(name, (80, 443), LINK_LOCAL))
     return Paths(internal=tuple(internal), from_ingress_controller=tuple(public), external=tuple(external))
 
 
@@ -242,7 +277,11 @@ class NetworkPolicies(pulumi.ComponentResource):
         for egress in paths.external:
             egress_by_source.setdefault(egress.source, []).append(
                 networking.NetworkPolicyEgressRuleArgs(
-                    to=[networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=egress.cidr))],
+                    to=[
+                        networking.NetworkPolicyPeerArgs(
+                            ip_block=networking.IPBlockArgs(cidr=egress.cidr, except_=list(egress.excluded))
+                        )
+                    ],
                     ports=[networking.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in egress.ports],
                 )
             )

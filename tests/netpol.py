@@ -6,14 +6,22 @@ admit it. In one direction, a pod that no policy of its namespace selects (with 
 port (`ports` absent or empty: every port) and the peer (`from`/`to` absent or empty: everyone). A
 peer with only `podSelector` means pods of the policy's own namespace; with only
 `namespaceSelector`, every pod of the matching namespaces; with both, the matching pods of the
-matching namespaces. `ipBlock` peers are taken to match addresses outside the cluster only (what
-they do for pod addresses is left to the CNI), so they never admit a pod here.
-Source: the NetworkPolicy concept page and `NetworkPolicyPeer` in the Kubernetes 1.30 API
-(`podSelector`, `namespaceSelector`, their combination, "an empty selector selects all").
+matching namespaces. An `ipBlock` peer admits an `Address` inside its `cidr` and outside every
+CIDR of its `except` (the destination a pod calls by IP: a metadata service, a VPC host, the
+internet), and never a selector peer's pod: what an ipBlock does for pod addresses is left to the
+CNI (Calico matches them, so a pod's address is also worth testing as an `Address`). Only egress
+is checked towards an `Address`: nothing of ours selects what answers there.
+Source: the NetworkPolicy concept page and `NetworkPolicyPeer`/`IPBlock` in the Kubernetes 1.30 API
+(`podSelector`, `namespaceSelector`, their combination, "an empty selector selects all"; "except is
+a slice of CIDRs that should not be included within an IPBlock", "Except values will be rejected if
+they are outside the cidr range": IPBlockArgs in pulumi-kubernetes 4.34.2,
+pulumi_kubernetes/networking/v1/_inputs.py), and `LabelSelectorRequirement` (In, NotIn, Exists,
+DoesNotExist; the requirements of a selector are ANDed with its matchLabels).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +44,13 @@ class Pod:
 
 
 @dataclass(frozen=True)
+class Address:
+    """A destination called by IP address, outside any pod selector's reach."""
+
+    ip: str
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     namespace: str
@@ -43,17 +58,42 @@ class Policy:
 
 
 def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A label selector; only matchLabels is used by the stack (anything else fails the test)."""
-    assert set(selector) <= {"matchLabels"}, f"selector not modelled: {selector}"
-    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+    """A label selector: matchLabels and matchExpressions, all of them ANDed."""
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, f"selector not modelled: {selector}"
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()) and all(
+        _requirement_holds(r, labels) for r in selector.get("matchExpressions") or []
+    )
+
+
+def _requirement_holds(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator, values = requirement["key"], requirement["operator"], requirement.get("values") or []
+    if operator in ("In", "NotIn"):
+        assert values, f"{operator} needs values: {requirement}"
+        return (labels.get(key) in values) == (operator == "In") if key in labels else operator == "NotIn"
+    assert operator in ("Exists", "DoesNotExist") and not values, f"requirement not modelled: {requirement}"
+    return (key in labels) == (operator == "Exists")
+
+
+def in_ip_block(block: Mapping[str, Any], ip: str) -> bool:
+    """Whether `ip` is inside `block`'s cidr and outside every CIDR of its `except`."""
+    assert set(block) <= {"cidr", "except"}, f"ipBlock not modelled: {block}"
+    cidr = ipaddress.ip_network(block["cidr"])
+    excluded = [ipaddress.ip_network(e) for e in block.get("except") or []]
+    # The API server refuses an except outside the cidr: a policy here that has one is a bug.
+    assert all(e.subnet_of(cidr) for e in excluded if e.version == cidr.version), f"except outside: {block}"
+    address = ipaddress.ip_address(ip)
+    return address in cidr and not any(address in e for e in excluded)
 
 
 def planned_policies(plan: Plan) -> list[Policy]:
     return [Policy(r.name, r.inputs["metadata"]["namespace"], r.inputs["spec"]) for r in plan.of_type(POLICY)]
 
 
-def _peer_matches(peer: Mapping[str, Any], policy_namespace: str, pod: Pod) -> bool:
+def _peer_matches(peer: Mapping[str, Any], policy_namespace: str, pod: Pod | Address) -> bool:
     if "ipBlock" in peer:
+        assert set(peer) == {"ipBlock"}, f"ipBlock with a selector is invalid: {peer}"
+        return isinstance(pod, Address) and in_ip_block(peer["ipBlock"], pod.ip)
+    if isinstance(pod, Address):
         return False
     if "namespaceSelector" in peer:
         if not selects(peer["namespaceSelector"], pod.all_namespace_labels()):
@@ -63,16 +103,18 @@ def _peer_matches(peer: Mapping[str, Any], policy_namespace: str, pod: Pod) -> b
     return selects(peer.get("podSelector", {}), pod.labels)
 
 
-def _port_matches(rule: Mapping[str, Any], port: int) -> bool:
+def _port_matches(rule: Mapping[str, Any], port: int, protocol: str) -> bool:
     ports = rule.get("ports") or []
     for p in ports:
         assert "endPort" not in p and not isinstance(p.get("port"), str), f"port not modelled: {p}"
     return not ports or any(
-        p.get("protocol", "TCP") == "TCP" and p.get("port") in (None, port) for p in ports
+        p.get("protocol", "TCP") == protocol and p.get("port") in (None, port) for p in ports
     )
 
 
-def _admits(policies: Iterable[Policy], direction: str, pod: Pod, peer: Pod, port: int) -> bool:
+def _admits(
+    policies: Iterable[Policy], direction: str, pod: Pod, peer: Pod | Address, port: int, protocol: str
+) -> bool:
     key = "from" if direction == "Ingress" else "to"
     selecting = [
         p
@@ -84,18 +126,22 @@ def _admits(policies: Iterable[Policy], direction: str, pod: Pod, peer: Pod, por
     if not selecting:
         return True
     return any(
-        _port_matches(rule, port)
+        _port_matches(rule, port, protocol)
         and (not rule.get(key) or any(_peer_matches(q, p.namespace, peer) for q in rule[key]))
         for p in selecting
         for rule in p.spec.get(direction.lower(), [])
     )
 
 
-def allowed(policies: Iterable[Policy], source: Pod, target: Pod, port: int) -> bool:
-    """Whether `source` may open TCP `port` on `target` under `policies`."""
+def allowed(
+    policies: Iterable[Policy], source: Pod, target: Pod | Address, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether `source` may reach `port` (TCP unless told) on `target` under `policies`."""
     policies = list(policies)
-    return _admits(policies, "Egress", source, target, port) and _admits(
-        policies, "Ingress", target, source, port
+    if isinstance(target, Address):
+        return _admits(policies, "Egress", source, target, port, protocol)
+    return _admits(policies, "Egress", source, target, port, protocol) and _admits(
+        policies, "Ingress", target, source, port, protocol
     )
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from components.network import allowed_paths
+from components.network import LINK_LOCAL, NOT_PUBLIC, allowed_paths
 from components.settings import parse_settings
 from ops.bench import changed_resources, is_verification, short
+from ops.offline import run_program
 from ops.plan import schema_errors
 from tests import netpol
 from tests.conftest import deployment, kubernetes_objects, plan_for
-from tests.netpol import Pod
+from tests.netpol import Address, Pod
 
 SOLVER_POLICY = "allow-acme-http01-solver"
 
@@ -99,8 +104,13 @@ def test_atlas_clients_get_egress_to_the_mongodb_port_only() -> None:
         for rule in specs["allow-from-botfront"]["egress"]
         if any(p["port"] == 27017 for p in rule["ports"])
     ]
+    # Anywhere but link-local (the metadata service): Atlas private endpoints and VPC peering are
+    # private addresses, so those stay open (changed with the SSRF fix: the except is new).
     assert atlas_rules == [
-        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 27017}]}
+        {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}],
+            "ports": [{"protocol": "TCP", "port": 27017}],
+        }
     ]
 
 
@@ -296,3 +306,195 @@ def test_the_evaluator_reads_peers_as_kubernetes_does() -> None:
     assert not netpol.allowed(only(client_pods, ports=[{"protocol": "TCP", "port": 81}]), client, web, 80)
     assert netpol.allowed(only(client_pods), web, client, 80)
     assert not netpol.allowed(only({"ipBlock": {"cidr": "0.0.0.0/0"}}), client, web, 80)
+    # matchExpressions, as extra_egress.py writes them (In), and the other operators.
+    for operator, values, matches in [
+        ("In", ["web", "api"], True),
+        ("In", ["api"], False),
+        ("NotIn", ["api"], True),
+        ("NotIn", ["web"], False),
+        ("Exists", [], True),
+        ("DoesNotExist", [], False),
+    ]:
+        selector = {"matchExpressions": [{"key": "app", "operator": operator, "values": values}]}
+        assert netpol.selects(selector, {"app": "web"}) is matches, (operator, values)
+    assert netpol.selects({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["x"]}]}, {})
+    assert not netpol.selects(
+        {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+        {"app": "web"},
+    )
+
+
+def test_the_evaluator_reads_ip_blocks_and_their_excepts() -> None:
+    client = Pod("a", {"app": "client"})
+
+    def egress(*peers: dict[str, Any], ports: list[dict[str, Any]] | None = None) -> list[netpol.Policy]:
+        rule: dict[str, Any] = {"to": list(peers)} | ({"ports": ports} if ports else {})
+        spec = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [rule]}
+        return [netpol.Policy("p", "a", spec)]
+
+    block = {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16", "10.2.3.4/32"]}}
+    assert netpol.allowed(egress(block), client, Address("10.0.0.1"), 443)
+    assert netpol.allowed(egress(block), client, Address("10.255.255.255"), 443)
+    assert not netpol.allowed(egress(block), client, Address("10.1.200.7"), 443)
+    assert not netpol.allowed(egress(block), client, Address("10.2.3.4"), 443)
+    assert netpol.allowed(egress(block), client, Address("10.2.3.5"), 443)
+    assert not netpol.allowed(egress(block), client, Address("11.0.0.1"), 443)
+    # Ports and protocols narrow it; selector peers never match an address; no policy: open.
+    tcp_443 = egress(block, ports=[{"protocol": "TCP", "port": 443}])
+    assert not netpol.allowed(tcp_443, client, Address("10.0.0.1"), 80)
+    assert not netpol.allowed(tcp_443, client, Address("10.0.0.1"), 443, "UDP")
+    assert not netpol.allowed(egress({"podSelector": {}}), client, Address("10.0.0.1"), 443)
+    assert netpol.allowed([], client, Address("169.254.169.254"), 80)
+    # Policies add up: another one opening a host inside the except opens exactly that host.
+    opened = {"ipBlock": {"cidr": "10.1.2.3/32"}}
+    both = [*egress(block), netpol.Policy("q", "a", egress(opened, ports=[{"port": 443}])[0].spec)]
+    assert netpol.allowed(both, client, Address("10.1.2.3"), 443)
+    assert not netpol.allowed(both, client, Address("10.1.2.3"), 80)
+    assert not netpol.allowed(both, client, Address("10.1.2.4"), 443)
+    # An except outside its cidr is refused by the API server: the evaluator refuses it too.
+    with pytest.raises(AssertionError, match="except outside"):
+        netpol.allowed(
+            egress({"ipBlock": {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}}),
+            client,
+            Address("10.0.0.1"),
+            80,
+        )
+
+
+# ---- Egress by address: the anonymous SSRF of 'axios.requestWithJsonBody' ----------------------
+# botfront/botfront@v1.0.5:botfront/imports/lib/utils.js:145-176 requests any URL for any DDP client
+# and returns the answer (components/network.py, "What anywhere leaves out"). What botfront reaches
+# by address is what an anonymous visitor reaches.
+PUBLIC = "203.0.113.10"  # TEST-NET-3 (RFC 5737): outside every excluded range, like a public host
+INTERNAL_TARGETS = [
+    ("169.254.169.254", 80),  # the metadata service of AWS, GCP, Azure
+    ("10.0.0.5", 443),
+    ("172.16.0.1", 443),
+    ("192.168.1.1", 22),
+    ("100.100.100.200", 80),  # Alibaba Cloud's metadata service (shared address space)
+]
+BOTFRONT_EGRESS_PORTS = (80, 443, 22, 25, 465, 587)
+
+
+def reaches(plan: Any, pod: str, ip: str, port: int, protocol: str = "TCP") -> bool:
+    """Whether the plan's pod `pod` may open `ip`:`port` (Kubernetes' rule, tests/netpol.py)."""
+    everything = netpol.planned_policies(plan)
+    (namespace,) = {p.namespace for p in everything}
+    source = Pod(namespace, netpol.pod_templates(plan)[pod])
+    return netpol.allowed(everything, source, Address(ip), port, protocol)
+
+
+def test_the_excluded_ranges_are_what_the_ip_registries_say() -> None:
+    # Python's ipaddress follows IANA's special-purpose registries: none of these is global, and
+    # each address the tests call internal falls in one of them.
+    ranges = [ipaddress.ip_network(r) for r in NOT_PUBLIC]
+    assert [r.is_link_local for r in ranges] == [True, False, False, False, False]
+    assert all(not r.is_global for r in ranges)
+    assert [str(r) for r in ranges if r.is_private] == [
+        "169.254.0.0/16",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ]
+    # Link-local is what actions and database clients leave out, and botfront too.
+    assert all(ipaddress.ip_network(r).is_link_local for r in LINK_LOCAL)
+    assert set(LINK_LOCAL) <= set(NOT_PUBLIC)
+    for ip, _ in INTERNAL_TARGETS:
+        assert any(ipaddress.ip_address(ip) in r for r in ranges), ip
+    assert not any(ipaddress.ip_address(PUBLIC) in r for r in ranges)
+
+
+@pytest.mark.parametrize("stack", ["dev", "ephemeral", "staging", "prod"])
+def test_botfront_reaches_no_internal_address(stack: str) -> None:
+    plan = plan_for(stack)
+    for ip, port in INTERNAL_TARGETS:
+        for any_port in {port, *BOTFRONT_EGRESS_PORTS}:
+            assert not reaches(plan, "botfront", ip, any_port), (ip, any_port)
+    # Its webhooks and git remotes on the internet (1.0.5 here: SSH for git).
+    for port in (80, 443, 22):
+        assert reaches(plan, "botfront", PUBLIC, port), port
+    assert not reaches(plan, "botfront", PUBLIC, 8080)
+
+
+def test_botfront_smtp_goes_to_public_addresses_only() -> None:
+    plan = run_program("dev", secrets={"mailUrl": "smtp://u:p@mail.example.com"})
+    for port in (25, 465, 587):
+        assert reaches(plan, "botfront", PUBLIC, port)
+        assert not reaches(plan, "botfront", "10.0.0.5", port)
+        assert not reaches(plan, "botfront", "169.254.169.254", port)
+    assert not reaches(plan_for("dev"), "botfront", PUBLIC, 587)
+
+
+def test_botfront_0_27_5_has_no_git_over_ssh() -> None:
+    plan = plan_for("dev", release="0.27.5")
+    assert reaches(plan, "botfront", PUBLIC, 443)
+    assert not reaches(plan, "botfront", PUBLIC, 22)
+    assert not reaches(plan, "botfront", "169.254.169.254", 80)
+
+
+def test_an_extra_egress_rule_reopens_exactly_what_it_lists() -> None:
+    rule = {"cidr": "10.1.2.3/32", "ports": [{"port": 443}]}
+    before = plan_for("dev")
+    after = plan_for("dev", networkPolicy={"extraEgress": {"botfront": [rule]}})
+    # A policy of its own beside the except'ed one, which is unchanged.
+    assert policies(after)["allow-from-botfront"] == policies(before)["allow-from-botfront"]
+    assert set(policies(after)) - set(policies(before)) == {"extra-egress-botfront"}
+    grid = {
+        (ip, port)
+        for ip in ("10.1.2.3", "10.1.2.4", "10.0.0.5", "169.254.169.254", PUBLIC)
+        for port in (22, 80, 443, 8443)
+    }
+    opened = {(ip, port) for ip, port in grid if reaches(after, "botfront", ip, port)} - {
+        (ip, port) for ip, port in grid if reaches(before, "botfront", ip, port)
+    }
+    assert opened == {("10.1.2.3", 443)}
+    # Only botfront: the rule selects no other pod.
+    assert not reaches(after, "rasa", "10.1.2.3", 443)
+
+
+def test_actions_reach_private_addresses_but_not_the_metadata_service() -> None:
+    plan = plan_for("dev", actions={"image": "acme/actions:1.0"})
+    for port in (80, 443):
+        assert not reaches(plan, "actions", "169.254.169.254", port)
+        assert not reaches(plan, "actions", "169.254.170.23", port)
+        # The user's code calls the company's internal APIs: private ranges stay open.
+        for ip in ("10.0.0.5", "172.16.0.1", "192.168.1.1", "100.100.100.200", PUBLIC):
+            assert reaches(plan, "actions", ip, port), (ip, port)
+    assert not reaches(plan, "actions", "10.0.0.5", 22)
+
+
+@pytest.mark.parametrize("release", ["1.0.5", "0.27.5"])
+def test_atlas_clients_reach_private_endpoints_but_not_the_metadata_service(release: str) -> None:
+    plan = plan_for("staging", release=release)
+    clients = ["botfront"] + (["botfront-api"] if release == "0.27.5" else [])
+    for client in clients:
+        for ip in ("10.0.0.5", "192.168.1.1", PUBLIC):  # a private endpoint, peering, the internet
+            assert reaches(plan, client, ip, 27017), (client, ip)
+        assert not reaches(plan, client, "169.254.169.254", 27017), client
+    # botfront's other egress stays public-only on an Atlas stack too.
+    assert not reaches(plan, "botfront", "10.0.0.5", 443)
+
+
+@pytest.mark.parametrize("resolver", ["169.254.20.10", "10.96.0.10", "172.30.0.10"])
+def test_dns_is_unaffected_wherever_the_resolver_listens(resolver: str) -> None:
+    # NodeLocal DNSCache listens on a link-local address: allow-dns, a policy with no destination,
+    # still lets every pod (botfront included) ask it.
+    plan = plan_for("dev", actions={"image": "acme/actions:1.0"})
+    for pod in ("botfront", "actions", "rasa", "mongo"):
+        for protocol in ("UDP", "TCP"):
+            assert reaches(plan, pod, resolver, 53, protocol), (pod, protocol)
+    assert not reaches(plan, "rasa", resolver, 80)
+
+
+def test_the_documented_extra_egress_example_opens_the_internal_webhook() -> None:
+    """docs/hardening.md's example, as an operator would paste it into the stack file."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "hardening.md").read_text()
+    (network,) = [
+        b["botfront:networkPolicy"]
+        for b in (yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S))
+        if "botfront:networkPolicy" in b
+    ]
+    plan = plan_for("dev", networkPolicy=network)
+    assert reaches(plan, "botfront", "10.1.2.3", 443)
+    assert not reaches(plan, "botfront", "10.1.2.3", 80)
+    assert not reaches(plan, "botfront", "169.254.169.254", 80)
