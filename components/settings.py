@@ -244,6 +244,11 @@ def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
         yield (f"botfront:networkPolicy.enabled is false on release {s.release.version}, whose Rasa API "
                "takes no token: any pod in the cluster can train, replace or query its "
                "models")  # fmt: skip
+    if s.botfront_api and (c.ingress.enabled or c.platform == "openshift"):
+        yield (f"release {s.release.version} is public at {c.root_url}: Botfront's unauthenticated "
+               "'axios.requestWithJsonBody' method lets any visitor call botfront-api and Rasa, which take "
+               "no credentials on this release, and read or overwrite a project; keep it behind a "
+               "non-public Ingress or move to 1.0.x (docs/hardening.md)")  # fmt: skip
     trained = {(pr.id, pr.default_environment) for pr in s.projects}  # the Rasa Botfront's Instance trains
     for i in s.rasa_instances:
         where = f"{i.name} (project {i.project_id}, {i.environment})"

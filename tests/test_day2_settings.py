@@ -928,3 +928,23 @@ def test_each_object_name_maps_to_its_settings_key(name: str, key: str) -> None:
     from components.pod_options import settings_key
 
     assert settings_key(name) == key and key in model.SERVICES
+
+
+@pytest.mark.parametrize(
+    ("values", "warned"),
+    [
+        ({"release": "0.27.5"}, True),
+        ({"release": "0.27.5", "platform": "openshift"}, True),  # Routes are public too
+        ({"release": "0.27.5", "ingress": {"enabled": False}}, False),  # reached some other way
+        ({}, False),  # 1.0.x: Rasa checks its token, there is no botfront-api
+    ],
+)
+def test_a_public_0_27_5_warns_that_any_visitor_reaches_botfront_api_and_rasa(
+    values: dict[str, Any], warned: bool, warnings: list[str]
+) -> None:
+    settings(**values)
+    public = [w for w in warnings if "axios.requestWithJsonBody" in w]
+    assert bool(public) == warned, warnings
+    assert all(
+        w.startswith("release 0.27.5 is public at ") and "read or overwrite a project" in w for w in public
+    )
