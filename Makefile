@@ -7,7 +7,7 @@ STACK  ?= dev
 # Stack files in git; ops/ephemeral.py's local pr-<n> files are not plans of this repository.
 STACKS := $(filter-out pr-%,$(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
 
-.PHONY: setup plan plan-all test lint checkov format bench schema clean
+.PHONY: setup plan plan-all test lint checkov format bench schema lock clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ bench: setup ## performance figures (README "Performance")
 
 schema: setup ## regenerate schema/stack.schema.json, Pulumi.yaml config and the README table
 	$(PY) -m ops.schema
+
+# requirements.lock: requirements.txt and policy/requirements.txt resolved together, every
+# transitive dependency pinned with its hashes, for the CI runners' CPython 3.11 on Linux x86_64
+# (the jobs that hold credentials install it with --require-hashes). pip-tools lives in a
+# throwaway virtualenv, never in .venv. Kept pins stay unless asked: make lock LOCK_ARGS=--upgrade
+PIP_TOOLS ?= pip-tools==7.6.2
+LOCK_ARGS ?=
+lock: ## regenerate requirements.lock (hashed) after changing a requirements file
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "make lock needs CPython 3.11, the runners' Python: make lock PYTHON=python3.11"; exit 1; }
+	@set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet "$(PIP_TOOLS)"; \
+	CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	  -o requirements.lock requirements.txt policy/requirements.txt
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -18,6 +18,7 @@ from ops.ephemeral import POLICY_DIR
 from ops.offline import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+LOCK = ROOT / "requirements.lock"
 ACTION = ROOT / ".github" / "actions" / "pulumi-backend"
 CHECK = ACTION / "check-backend.sh"
 BACKEND_STEP = "./.github/actions/pulumi-backend"
@@ -107,27 +108,154 @@ def test_every_job_running_a_policy_pack_installs_its_requirements_into_the_pack
     assert venv == str(ROOT / ".venv")
     steps = job["steps"]
     first_pack = next(i for i, s in enumerate(steps) if runs_policy_pack(s))
+    # The pack's requirements come from requirements.lock, which holds policy/requirements.txt's
+    # pins too (test_the_lock_holds_every_pin_of_the_requirements_files).
     installs = [
         str(s["run"])
         for s in steps[:first_pack]
-        if ".venv/bin/pip install" in str(s.get("run", ""))
-        and f"-r {POLICY_DIR}/requirements.txt" in str(s.get("run", ""))
+        if ".venv/bin/pip install --require-hashes -r requirements.lock" in str(s.get("run", ""))
     ]
-    assert installs, f"{workflow}:{name} runs a policy pack without installing {POLICY_DIR}/requirements.txt"
+    assert installs, f"{workflow}:{name} runs a policy pack without installing requirements.lock"
     assert any("python -m venv .venv" in run for run in installs)
 
 
-def test_every_action_is_pinned_to_an_exact_release() -> None:
-    files = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
-    used = [
-        (path.name, str(step["uses"]))
-        for path in files
-        for step in _steps(yaml.safe_load(path.read_text()))
-        if "uses" in step and not str(step["uses"]).startswith("./")
+# ---- credentials only after every dependency is installed, and only from the hashed lock --------
+
+# A `${{ ... }}` expression that reads a secret (secrets.X, secrets['X'], toJSON(secrets)).
+SECRET_EXPRESSION = re.compile(r"\$\{\{[^}]*\bsecrets\b[^}]*\}\}")
+
+
+def _reads_secrets(node: object) -> bool:
+    if isinstance(node, str):
+        return SECRET_EXPRESSION.search(node) is not None
+    if isinstance(node, dict):
+        return any(_reads_secrets(k) or _reads_secrets(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_reads_secrets(v) for v in node)
+    return False
+
+
+def _installs(step: dict[str, Any]) -> bool:
+    """A step that fetches code to run later: pip, or pulumi/actions installing only the CLI."""
+    uses = str(step.get("uses", ""))
+    if uses.startswith("pulumi/actions@"):
+        return "command" not in (step.get("with") or {})
+    return re.search(r"\bpip3? install\b", str(step.get("run", ""))) is not None
+
+
+ALL_JOBS = jobs()
+
+
+def test_secret_expressions_are_recognised() -> None:
+    assert _reads_secrets({"env": {"A": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}})
+    assert _reads_secrets({"with": {"a": "x-${{ secrets['KEY'] }}"}})
+    assert _reads_secrets(["${{ toJSON(secrets) }}"])
+    assert not _reads_secrets({"run": "echo no secrets here", "env": {"A": "${{ vars.X }}"}})
+
+
+def test_no_workflow_gives_secrets_to_every_step() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        assert not _reads_secrets(yaml.safe_load(path.read_text()).get("env") or {}), path.name
+
+
+@pytest.mark.parametrize(("workflow", "name", "job"), ALL_JOBS, ids=[f"{f}:{n}" for f, n, _ in ALL_JOBS])
+def test_no_secret_is_in_scope_until_every_dependency_is_installed(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    # Job-level env is in scope for every step, the installation included: never secrets there.
+    assert not _reads_secrets(job.get("env") or {}), f"{workflow}:{name} has secrets in its job-level env"
+    steps = job.get("steps", [])
+    installs = [i for i, step in enumerate(steps) if _installs(step)]
+    if not installs:
+        return
+    # No secret reaches any step up to the last installation: not in env, with or run, so no
+    # kubeconfig file, cloud sign-in or token exists yet (each is made from a secret).
+    early = [
+        str(step.get("name") or step.get("uses"))
+        for step in steps[: max(installs) + 1]
+        if _reads_secrets(step)
     ]
-    assert any(name == "action.yml" for name, _ in used)
-    for name, uses in used:
-        assert re.search(r"@v\d+\.\d+\.\d+$", uses), f"{name}: {uses} floats"
+    assert not early, f"{workflow}:{name}: secrets before the dependencies are installed: {early}"
+
+
+def test_every_job_holding_secrets_installs_from_the_hashed_lock_only() -> None:
+    holding = [(f, n, j) for f, n, j in ALL_JOBS if _reads_secrets(j)]
+    assert {(f, n) for f, n, _ in holding} == {(f, n) for f, n, _ in PULUMI_JOBS}
+    for workflow, name, job in holding:
+        pips = [str(s["run"]) for s in job["steps"] if re.search(r"\bpip3? install\b", str(s.get("run", "")))]
+        assert pips, f"{workflow}:{name}"
+        for run in pips:
+            commands = [line.strip() for line in run.splitlines() if re.search(r"\bpip3? install\b", line)]
+            assert commands == [".venv/bin/pip install --require-hashes -r requirements.lock"], (
+                f"{workflow}:{name}: {commands}"
+            )
+
+
+def _pinned_requirements(path: Path) -> dict[str, str]:
+    """name (PEP 503 normalised) -> version of every requirement line; each must be `==`."""
+    pins = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;]+)", line)
+        assert match, f"{path.name}: {raw!r} is not pinned exactly"
+        pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
+    return pins
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) of requirements.lock, as pip-compile --generate-hashes writes it."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in LOCK.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\", line)
+            assert match, f"requirements.lock: {line!r} is not `name==version \\`"
+            current = re.sub(r"[-_.]+", "-", match[1]).lower()
+            entries[current] = (match[2], [])
+        else:
+            assert current is not None
+            match = re.fullmatch(r"\s+--hash=sha256:([0-9a-f]{64})(?: \\)?", line)
+            assert match, f"requirements.lock: {line!r} under {current} is not a sha256 hash"
+            entries[current][1].append(match[1])
+    return entries
+
+
+def test_every_package_of_the_lock_is_pinned_with_hashes() -> None:
+    lock = _lock()
+    assert "grpcio" in lock and "protobuf" in lock  # transitive ones, not only the direct pins
+    for name, (version, hashes) in lock.items():
+        assert hashes, f"requirements.lock: {name}=={version} has no --hash"
+
+
+@pytest.mark.parametrize("requirements", ["requirements.txt", f"{POLICY_DIR}/requirements.txt"])
+def test_the_lock_holds_every_pin_of_the_requirements_files(requirements: str) -> None:
+    # A pin bumped in a requirements file without `make lock` would deploy the old version.
+    lock = _lock()
+    pins = _pinned_requirements(ROOT / requirements)
+    assert pins
+    for name, version in pins.items():
+        assert name in lock, f"{requirements}: {name} is not in requirements.lock (run `make lock`)"
+        assert lock[name][0] == version, (
+            f"{requirements}: {name}=={version} but requirements.lock has {lock[name][0]} (run `make lock`)"
+        )
+
+
+def test_the_lock_is_for_the_runners_python() -> None:
+    # Environment markers and wheels are resolved for the interpreter pip-compile ran with.
+    match = re.search(r"autogenerated by pip-compile with Python (\d+\.\d+)", LOCK.read_text())
+    assert match, "requirements.lock names no Python version"
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        wanted = (yaml.safe_load(path.read_text()).get("env") or {}).get("PYTHON_VERSION")
+        assert wanted in (None, match[1]), f"{path.name} runs Python {wanted}, the lock is for {match[1]}"
+
+
+ACTION_FILES = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
+# `uses: owner/name[/path]@<commit> # <tag>`: YAML drops the comment, so the lines are read as text.
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<uses>[^\s#]+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 
 
 def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,21 +264,48 @@ def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in document["jobs"].values() for step in job.get("steps", [])]
 
 
+def _pins() -> list[tuple[str, str, str | None]]:
+    """(file, uses, tag comment) of every remote action, from the files' text."""
+    found = []
+    for path in ACTION_FILES:
+        for line in path.read_text().splitlines():
+            match = USES_LINE.match(line)
+            if match and not match["uses"].startswith("./"):
+                found.append((path.name, match["uses"], match["tag"]))
+    return found
+
+
+def test_the_pin_lines_are_every_uses_of_the_files() -> None:
+    # The text scan must see exactly what GitHub reads, or the tests below check the wrong pins.
+    for path in ACTION_FILES:
+        parsed = sorted(
+            str(step["uses"])
+            for step in _steps(yaml.safe_load(path.read_text()))
+            if "uses" in step and not str(step["uses"]).startswith("./")
+        )
+        scanned = sorted(uses for name, uses, _ in _pins() if name == path.name)
+        assert parsed == scanned, path.name
+
+
+def test_every_action_is_pinned_to_the_commit_of_an_exact_release() -> None:
+    pins = _pins()
+    assert any(name == "action.yml" for name, _, _ in pins)
+    for name, uses, tag in pins:
+        # A tag can be moved to other code; a full commit SHA cannot.
+        assert re.search(r"@[0-9a-f]{40}$", uses), f"{name}: {uses} is not pinned to a commit SHA"
+        assert tag is not None and re.fullmatch(r"v\d+\.\d+\.\d+", tag), (
+            f"{name}: {uses} has no exact release tag in its trailing comment ({tag})"
+        )
+
+
 # ---- every pinned JavaScript action runs on node24, read at its tag in the mirror --------------
 
 MIRRORS = Path("/work/.mirror")
 
 
-def _pinned_actions() -> list[str]:
-    files = [*sorted(WORKFLOWS.glob("*.yml")), ACTION / "action.yml"]
-    return sorted(
-        {
-            str(step["uses"])
-            for path in files
-            for step in _steps(yaml.safe_load(path.read_text()))
-            if "uses" in step and not str(step["uses"]).startswith("./")
-        }
-    )
+def _pinned_actions() -> list[tuple[str, str, str]]:
+    """(action, commit, tag) of every remote action, once each."""
+    return sorted({(uses.rsplit("@", 1)[0], uses.rsplit("@", 1)[1], tag or "") for _, uses, tag in _pins()})
 
 
 def _mirror(owner: str, name: str) -> Path | None:
@@ -165,30 +320,41 @@ def _mirror(owner: str, name: str) -> Path | None:
 
 
 def test_the_pinned_actions_are_collected() -> None:
-    pins = _pinned_actions()
-    assert any(p.startswith("aws-actions/configure-aws-credentials@") for p in pins)
-    assert any(p.startswith("helm/kind-action@") for p in pins)  # e2e.yml's, not a Pulumi job's
+    actions = {action for action, _, _ in _pinned_actions()}
+    assert "aws-actions/configure-aws-credentials" in actions
+    assert "helm/kind-action" in actions  # e2e.yml's, not a Pulumi job's
 
 
-@pytest.mark.parametrize("pin", _pinned_actions())
-def test_every_pinned_javascript_action_runs_on_node24(pin: str) -> None:
+@pytest.mark.parametrize(
+    ("action", "commit", "tag"), _pinned_actions(), ids=[f"{a}@{t}" for a, _, t in _pinned_actions()]
+)
+def test_every_pinned_action_is_its_tag_and_runs_on_node24(action: str, commit: str, tag: str) -> None:
     # GitHub-hosted runners retire Node 20 in 2026; an action still declaring node20 (or older)
     # is on borrowed time. Docker and composite actions carry no Node runtime of their own.
-    action, tag = pin.rsplit("@", 1)
     owner, name, *sub = action.split("/")
     git_dir = _mirror(owner, name)
     if git_dir is None:
-        pytest.skip(f"no mirror of {owner}/{name} under {MIRRORS} (CI has none): runtime unchecked")
+        pytest.skip(
+            f"no mirror of {owner}/{name} under {MIRRORS} (CI has none): commit and runtime unchecked"
+        )
+    # The comment says which release the commit is; an annotated tag names its tag object: peel it.
+    tagged = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    assert tagged.returncode == 0, f"{action}: no tag {tag} in {git_dir}"
+    assert tagged.stdout.strip() == commit, f"{action}@{commit} is not {tag} ({tagged.stdout.strip()})"
     metadata = None
     for file in ("action.yml", "action.yaml"):
-        spec = f"{tag}:{'/'.join([*sub, file])}"
+        spec = f"{commit}:{'/'.join([*sub, file])}"
         shown = subprocess.run(["git", f"--git-dir={git_dir}", "show", spec], capture_output=True, text=True)
         if shown.returncode == 0:
             metadata = yaml.safe_load(shown.stdout)
             break
-    assert metadata is not None, f"{pin}: no action.yml at {tag} in {git_dir}"
+    assert metadata is not None, f"{action}: no action.yml at {tag} in {git_dir}"
     using = str(metadata["runs"]["using"])
-    assert using == "node24" or not using.startswith("node"), f"{pin} runs on {using}"
+    assert using == "node24" or not using.startswith("node"), f"{action}@{tag} runs on {using}"
 
 
 def test_previews_run_under_their_own_environments() -> None:
