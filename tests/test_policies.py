@@ -20,10 +20,12 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components.releases import CATALOG, DEFAULT_RELEASE
 from ops.offline import ROOT, Plan, PlannedResource
 from policy import policies
 from policy.policies import (
     ALL_POLICIES,
+    POD_SPEC_PATHS,
     atlas_cluster_protected,
     empty_dir_size_limits,
     image_problem,
@@ -519,7 +521,7 @@ def test_unknown_argv_entries_are_skipped_one_by_one() -> None:
     assert violations(no_literal_secret_args, DEPLOYMENT, deployment(args=UNKNOWN_STRING_VALUE)) == []
 
 
-# --------------------------------------------------------------------------- Pod Security Standards, restricted
+# --------------------------------------------------------------------------- Pod Security Standards
 
 
 def secure_pod(**pod_changes: Any) -> dict[str, Any]:
@@ -681,7 +683,8 @@ CONTAINER_VIOLATIONS = [
     ),
     (
         {"capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN", "NET_BIND_SERVICE", "NET_RAW"]}},
-        "securityContext.capabilities.add has SYS_ADMIN, NET_RAW: remove them (only NET_BIND_SERVICE may be added)",
+        "securityContext.capabilities.add has SYS_ADMIN, NET_RAW: remove them "
+        "(only NET_BIND_SERVICE may be added)",
     ),
     ({"runAsNonRoot": False}, "securityContext.runAsNonRoot is false: set it to true"),
     ({"runAsUser": 0}, "securityContext.runAsUser is 0 (root): run as a non-zero UID, or leave it unset"),
@@ -751,7 +754,7 @@ def test_a_malformed_pod_security_context_is_reported_and_sets_nothing() -> None
 
 
 def test_the_reviewers_probe_deployment_is_refused() -> None:
-    """privileged, runAsUser 0, SYS_ADMIN, hostNetwork, hostPID and a hostPath: once each passed every policy."""
+    """privileged, runAsUser 0, SYS_ADMIN, hostNetwork, hostPID, a hostPath: each once passed every policy."""
     spec = pod_spec()
     spec.pop("securityContext")
     spec.pop("automountServiceAccountToken")
@@ -776,8 +779,8 @@ def test_the_reviewers_probe_deployment_is_refused() -> None:
         'container "web" securityContext.runAsNonRoot is not set, nor is the pod\'s: set runAsNonRoot: '
         "true on the pod or the container",
         'container "web" securityContext.runAsUser is 0 (root): run as a non-zero UID, or leave it unset',
-        'container "web" securityContext.seccompProfile is not set, nor is the pod\'s: set seccompProfile.type: '
-        "RuntimeDefault on the pod or the container",
+        'container "web" securityContext.seccompProfile is not set, nor is the pod\'s: '
+        "set seccompProfile.type: RuntimeDefault on the pod or the container",
     ]
     assert violations(
         no_service_account_token, DEPLOYMENT, workload("Deployment", spec)[1], name="probe"
@@ -807,7 +810,8 @@ def test_unknown_security_values_skip_only_that_field() -> None:
         "may be added)",
         'container "web" ports[1].hostPort is 2: remove it and expose the port through a Service',
     ]
-    assert violations(pod_security_restricted, *workload("Deployment", UNKNOWN_STRING_VALUE)) == []  # type: ignore[arg-type]
+    unknown_spec: Any = UNKNOWN_STRING_VALUE
+    assert violations(pod_security_restricted, *workload("Deployment", unknown_spec)) == []
     unknown_context = secure_pod(securityContext=UNKNOWN_STRING_VALUE)
     for which in CONTAINER_LABELS:
         container_security(unknown_context, which, runAsNonRoot=None, seccompProfile=None)
@@ -1130,11 +1134,34 @@ def test_a_non_object_container_is_reported() -> None:
 
 # --------------------------------------------------------------------------- the real program
 
-# Variants of the dev stack that add services the stack files do not all enable.
+RESTORE_ARCHIVE = "bf-20240131T023000Z.archive.gz"
+# Variants of the stacks that render what the stack files do not all enable: every catalog
+# release, OpenShift (no pinned UIDs), the restore Job, actions servers, several projects.
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev+actions": {"actions": {"image": "example/actions:1.2.3"}},
-    "dev+release-0.27.5": {"release": "0.27.5"},
+    **{
+        f"dev+release-{release}": {"release": release}
+        for release in sorted(CATALOG)
+        if release != DEFAULT_RELEASE
+    },
     "dev+openshift": {"platform": "openshift"},
+    "prod+openshift": {"platform": "openshift"},
+    "dev+restore": {"backup": {"schedule": "0 4 * * *"}, "restoreFrom": RESTORE_ARCHIVE},
+    "dev+openshift+restore": {
+        "platform": "openshift",
+        "backup": {"schedule": "0 4 * * *"},
+        "restoreFrom": RESTORE_ARCHIVE,
+    },
+    "staging+projects": {
+        "projects": [
+            {
+                "id": "bf",
+                "environments": ["development", "production"],
+                "actions": {"image": "ghcr.io/acme/bf-actions:1.0.0"},
+            },
+            {"id": "support", "actions": {"image": "ghcr.io/acme/support-actions:2.0.0"}},
+        ]
+    },
 }
 
 
@@ -1187,6 +1214,14 @@ def test_real_plans_pass_every_policy(name: str, monkeypatch: pytest.MonkeyPatch
     empty_dirs = {(r.type, r.name) for r, volume in planned_volumes(plan) if "emptyDir" in volume}
     assert {(DEPLOYMENT, r.name) for r in workloads} <= empty_dirs
     assert any(resource_type == JOB for resource_type, _ in empty_dirs)
+    if "restore" in name:
+        assert any(r.name.startswith("mongo-restore-") for r in plan.of_type(JOB)), "no restore Job planned"
+    # Every pod the plan renders is one the security policies read (none hides behind a kind the
+    # table lacks), and the OpenShift variants really leave the UIDs unset.
+    pods = [r for r in plan.resources if planned_pod_spec(r) is not None]
+    assert {r.type.rsplit(":", 1)[-1] for r in pods} <= set(POD_SPEC_PATHS)
+    pinned = {"runAsUser" in (planned_pod_spec(r) or {}).get("securityContext", {}) for r in pods}
+    assert pinned == ({False} if "openshift" in name else {True})
     found = [
         f"{policy}: {message} ({resource.urn})" for resource, policy, message in run_all(plan, monkeypatch)
     ]
@@ -1231,6 +1266,74 @@ def test_real_plan_mutations_are_caught(monkeypatch: pytest.MonkeyPatch) -> None
         m.startswith('Deployment "rasa": volume "tmp" is an emptyDir that has no sizeLimit') for m in messages
     )
     assert any(f'CronJob "{backup.name}": volume "shm" is a memory-backed emptyDir' in m for m in messages)
+
+
+@pytest.mark.parametrize("name", ["dev", "dev+openshift"])
+def test_real_plan_security_mutations_are_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One PSS field broken on each of the program's real pods, and one secret passed as a flag."""
+    plan = copy.deepcopy(real_plan(name))
+    rasa = planned_pod_spec(plan.get(DEPLOYMENT, "rasa"))
+    mongo = planned_pod_spec(plan.get(DEPLOYMENT, "mongo"))
+    duckling = planned_pod_spec(plan.get(DEPLOYMENT, "duckling"))
+    botfront = planned_pod_spec(plan.get(DEPLOYMENT, "botfront"))
+    (backup,) = plan.of_type(CRON_JOB)
+    backup_pod, verify_pod = planned_pod_spec(backup), planned_pod_spec(plan.get(JOB, "verify"))
+    assert rasa and mongo and duckling and botfront and backup_pod and verify_pod
+    rasa["containers"][0]["securityContext"]["privileged"] = True
+    mongo["initContainers"][0]["securityContext"]["capabilities"]["add"] = ["SYS_ADMIN"]
+    mongo["hostPID"] = True
+    duckling["securityContext"]["runAsUser"] = 0
+    duckling["containers"][0]["args"] = ["--auth-token", "s3cr3t"]
+    del botfront["securityContext"]["seccompProfile"]
+    del backup_pod["automountServiceAccountToken"]
+    verify_pod["volumes"].append({"name": "node", "hostPath": {"path": "/"}})
+    found = sorted((policy, message) for _, policy, message in run_all(plan, monkeypatch))
+    assert found == sorted(
+        [
+            (
+                "pod-security-restricted",
+                'Deployment "rasa": container "rasa" securityContext.privileged is true: set it to false',
+            ),
+            (
+                "pod-security-restricted",
+                'Deployment "mongo": init container "keyfile" securityContext.capabilities.'
+                "add has SYS_ADMIN: remove them (only NET_BIND_SERVICE may be added)",
+            ),
+            (
+                "pod-security-restricted",
+                'Deployment "mongo": pod hostPID is true: remove it (the pod would share '
+                "the node's namespace)",
+            ),
+            (
+                "pod-security-restricted",
+                'Deployment "duckling": pod securityContext.runAsUser is 0 (root): run as a '
+                "non-zero UID, or leave it unset",
+            ),
+            (
+                "no-literal-secret-args",
+                'Deployment "duckling": container "duckling" args[1] passes a literal value '
+                f'to the secret-looking flag "--auth-token": {ARGV_FIX}',
+            ),
+            (
+                "pod-security-restricted",
+                'Deployment "botfront": container "botfront" securityContext.seccompProfile '
+                "is not set, nor is the pod's: set seccompProfile.type: RuntimeDefault on the pod or "
+                "the container",
+            ),
+            (
+                "no-automounted-service-account-token",
+                f'CronJob "{backup.name}": pod automountServiceAccountToken is '
+                "not set: set it to false (a workload that calls the Kubernetes API mounts a projected "
+                "serviceAccountToken volume instead)",
+            ),
+            (
+                "pod-security-restricted",
+                'Job "verify": volume "node" is a hostPath volume: use a '
+                "persistentVolumeClaim, configMap, secret or emptyDir (a hostPath exposes the node's "
+                "filesystem)",
+            ),
+        ]
+    )
 
 
 @pytest.mark.parametrize("name", ["staging", "prod"])
@@ -1298,6 +1401,13 @@ def test_policy_pack_runs_as_the_cli_starts_it() -> None:
             assert [d.policyName for d in analyze(DEPLOYMENT, deployment(image="x:latest"))] == [
                 "pinned-images"
             ]
+            privileged = deployment()
+            privileged["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
+            diagnostics = analyze(DEPLOYMENT, privileged)
+            assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+                ("pod-security-restricted", analyzer_pb2.MANDATORY)
+            ]
+            assert 'container "web" securityContext.privileged is true' in diagnostics[0].message
             unbounded_tmp = deployment()
             unbounded_tmp["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
             diagnostics = analyze(DEPLOYMENT, unbounded_tmp)
