@@ -685,13 +685,10 @@ def _is_root(uid: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
-    return (
-        "not set"
-        if value is None
-        else json.dumps(value)
-        if isinstance(value, bool | int | str)
-        else "malformed"
-    )
+    """A field's value for a message: `not set`, JSON for a scalar, `malformed` for the rest."""
+    if value is None:
+        return "not set"
+    return json.dumps(value) if isinstance(value, bool | int | str) else "malformed"
 
 
 def _pod_problems(spec: Any) -> tuple[list[str], Any, Any]:
