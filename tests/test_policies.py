@@ -512,6 +512,17 @@ def test_literal_secret_args_in_init_and_ephemeral_containers_are_refused() -> N
     ]
 
 
+def test_literal_secret_env_in_ephemeral_containers_is_refused() -> None:
+    spec = pod_spec()
+    spec["ephemeralContainers"] = [
+        {"name": "debug", "env": [{"name": "SENTRY_DSN", "value": "https://k@s/1"}]}
+    ]
+    assert violations(no_literal_secrets, *workload("Pod", spec)) == [
+        'Pod "web": ephemeral container "debug" env "SENTRY_DSN" has a URL with credentials as a literal '
+        "value: use valueFrom.secretKeyRef"
+    ]
+
+
 def test_unknown_argv_entries_are_skipped_one_by_one() -> None:
     props = deployment(args=["--auth-token", UNKNOWN_STRING_VALUE, "--db-password=x"])
     assert violations(no_literal_secret_args, DEPLOYMENT, props) == [
