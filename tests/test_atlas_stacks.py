@@ -94,7 +94,7 @@ def test_backup_schedule_exactly_when_asked(stack: tuple[str, dict[str, Any], Pl
     if schedules:
         (schedule,) = schedules
         daily = schedule.secret_inputs["policyItemDaily"]
-        assert daily["retentionValue"] == cfg["atlas"].get("backupRetentionDays", daily["retentionValue"])
+        assert daily["retentionValue"] == cfg["atlas"].get("backupRetentionDays", 7)  # the default: a week
         assert schedule.secret_inputs["clusterName"] == only(plan, CLUSTER).secret_inputs["name"]
 
 

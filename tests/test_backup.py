@@ -528,8 +528,12 @@ def test_a_failed_restore_job_is_replaced_by_the_next_up_but_a_completed_one_is_
 
 
 def test_a_new_archive_name_is_a_new_job_and_the_same_name_the_same_job() -> None:
+    # A literal, computed once: the name of ARCHIVE's restore Job must not change with the program,
+    # or `pulumi up` would run a completed restore again (docs/backup-restore.md).
+    job = build(BackupSettings(restore_from=ARCHIVE)).get(JOB, "mongo-restore-1115a098")
+    assert job.inputs["metadata"]["name"] == "mongo-restore-1115a098"
+    assert restore_job_name(ARCHIVE) == "mongo-restore-1115a098"
     other = "bf-20240201T023000Z.archive.gz"
-    assert restore_job_name(ARCHIVE) == restore_job_name(ARCHIVE)
     assert restore_job_name(ARCHIVE) != restore_job_name(other)
     assert [r.name for r in build(BackupSettings(restore_from=other)).of_type(JOB)] == [
         restore_job_name(other)
@@ -792,11 +796,7 @@ def test_restore_of_a_missing_archive_fails_and_lists_what_is_there(tmp_path: Pa
     assert ARCHIVE in result.stderr and not (tmp_path / "log" / "mongorestore.args").exists()
 
 
-# ---- the whole program, once components/settings.py and __main__.py wire the component -----------
-
-wired = pytest.mark.skipif(
-    "backup" not in settings_module.KNOWN_KEYS, reason="botfront:backup is not wired into settings yet"
-)
+# ---- the whole program: components/settings.py and __main__.py wire the component ---------------
 
 
 def _stack_has_backups(stack: str) -> bool:
@@ -805,12 +805,10 @@ def _stack_has_backups(stack: str) -> bool:
     return bool(block and json.loads(block) not in ({}, None))
 
 
-@wired
 def test_dev_plans_the_backup_cron_job_and_ephemeral_does_not() -> None:
     from tests.conftest import kubernetes_objects, plan_for
 
-    if not _stack_has_backups("dev"):
-        pytest.skip("stacks/Pulumi.dev.yaml has no botfront:backup block yet")
+    assert _stack_has_backups("dev")  # stacks/Pulumi.dev.yaml: the long-lived stack keeps backups
     dev = plan_for("dev")
     cron = dev.get(CRON, "mongo-backup").inputs
     assert cron["metadata"]["namespace"] == "botfront-dev"
@@ -825,7 +823,6 @@ def test_dev_plans_the_backup_cron_job_and_ephemeral_does_not() -> None:
     assert plan_for("ephemeral").of_type(CRON) == []
 
 
-@wired
 def test_restore_from_renders_the_job_through_the_program() -> None:
     from tests.conftest import plan_for
 
@@ -833,7 +830,6 @@ def test_restore_from_renders_the_job_through_the_program() -> None:
     assert plan.get(JOB, restore_job_name(ARCHIVE)).inputs["metadata"]["namespace"] == "botfront-dev"
 
 
-@wired
 def test_the_program_refuses_bad_backup_settings_before_deploying_anything() -> None:
     from components.validation import ConfigError
     from ops.offline import run_program

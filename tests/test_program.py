@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
 
+from components.model import SECRET_KEYS
 from components.releases import CATALOG, pinning_problem
 from ops.offline import Plan, run_program
 from ops.plan import schema_errors
-from tests.conftest import STACKS, container, deployment, env_of, kubernetes_objects, leaked_secrets, plan_for
+from tests.conftest import (
+    STACKS,
+    USER_SECRETS,
+    container,
+    deployment,
+    env_of,
+    kubernetes_objects,
+    leaked_secrets,
+    plan_for,
+    plan_with_user_secrets,
+    user_secret_values,
+)
 
 SECRET_ENV = {
     "MONGO_URL",
@@ -63,6 +75,47 @@ def test_no_generated_secret_appears_in_any_manifest_or_output(stack_plan: Plan)
     assert stack_plan.generated_secrets
     assert leaked_secrets(stack_plan, text) == []
     assert {"rasaAuthToken", "graphqlApiKey", "mongoUrl"} <= stack_plan.secret_outputs
+
+
+def test_every_user_secret_key_has_a_sentinel() -> None:
+    assert set(USER_SECRETS) == set(SECRET_KEYS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_appears_in_any_manifest_output_or_log_line(stack: str) -> None:
+    """Generated secrets and every user secret (SECRET_KEYS, set to sentinels): not in the plan as it
+    is printed (inputs masked where the SDK marks them secret), the outputs, or any log line."""
+    logged = plan_with_user_secrets(stack)
+    plan = logged.plan
+    assert plan.generated_secrets and logged.logs  # the chatbaseApiKey warning at least
+    for text in [json.dumps(plan.as_json()), json.dumps(plan.outputs, default=str), *logged.logs]:
+        assert leaked_secrets(plan, text, user_secret_values()) == [], text[:200]
+
+
+SECRET_DATA = ("data", "stringData")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_user_secrets_reach_only_the_data_of_kubernetes_secrets(stack: str) -> None:
+    """Unmasked: a sentinel may sit in a Secret's data or stringData (the Kubernetes SDK makes
+    them secret: pulumi-kubernetes 4.34.2 pulumi_kubernetes/core/v1/Secret.py _internal_init,
+    Output.secret and additional_secret_outputs), nowhere else,
+    not even in an input that is itself marked secret."""
+    plan = plan_with_user_secrets(stack).plan
+    holders = set()
+    for r in plan.resources:
+        inputs = r.secret_inputs
+        if r.type == "kubernetes:core/v1:Secret":
+            for key in SECRET_DATA:
+                if any(v in json.dumps(inputs.get(key)) for v in user_secret_values()):
+                    holders.add(r.name)
+                    assert r.inputs.get(key) is not None and "sentinel" not in json.dumps(r.inputs[key])
+            inputs = {k: v for k, v in inputs.items() if k not in SECRET_DATA}
+        # Generated secrets do sit unmasked in secret inputs (an Atlas user's password): not checked.
+        text = json.dumps(inputs)
+        assert [v for v in user_secret_values() if v in text or quote(v, safe="") in text] == [], r.name
+    # Where they do go: MAIL_URL in the application Secret, the key in Rasa's tracker store config.
+    assert {"botfront-secrets", "rasa-config"} <= holders
 
 
 def test_secret_env_vars_use_secret_key_refs_to_existing_keys(stack_plan: Plan) -> None:

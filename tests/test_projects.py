@@ -11,7 +11,9 @@ import yaml
 from components.settings import parse_settings
 from components.validation import ConfigError
 from ops.plan import schema_errors
+from tests import netpol
 from tests.conftest import container, env_of, kubernetes_objects, plan_for
+from tests.netpol import Pod
 
 TWO_BY_TWO = [
     {
@@ -124,6 +126,57 @@ def test_network_policies_follow_each_pair() -> None:
         assert f"allow-to-{name}" in policies
 
 
+# The ingress controller as each platform's policies name it: ingress-nginx by its namespace name;
+# OpenShift's router by the policy-group label OpenShift puts on its namespaces.
+CONTROLLERS = {
+    "kubernetes": Pod("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
+    "openshift": Pod(
+        "openshift-ingress",
+        {"ingresscontroller.operator.openshift.io/deployment-ingresscontroller": "default"},
+        {"policy-group.network.openshift.io/ingress": ""},
+    ),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(CONTROLLERS))
+def test_the_ingress_controller_reaches_every_rasa_and_nothing_else(platform: str) -> None:
+    plan = plan_for("dev", projects=TWO_BY_TWO, platform=platform)
+    policies = netpol.planned_policies(plan)
+    pods = {name: Pod("botfront-dev", labels) for name, labels in netpol.pod_templates(plan).items()}
+    assert set(INSTANCES) | {"botfront"} <= set(pods)
+    ports = {80, 443, 8080} | {
+        port["port"]
+        for p in policies
+        for direction in ("ingress", "egress")
+        for rule in p.spec.get(direction, [])
+        for port in rule.get("ports", [])
+    }
+    controller = CONTROLLERS[platform]
+    opened = {
+        (name, port)
+        for name, pod in pods.items()
+        for port in ports
+        if netpol.allowed(policies, controller, pod, port)
+    }
+    # Every Rasa of every (project, environment) has an Ingress or Routes: default-deny must not
+    # drop their traffic. And the controller gains nothing else.
+    assert opened == {("botfront", 3000)} | {(name, 5005) for name in INSTANCES}
+    # Anyone else outside the namespace reaches none of them.
+    strangers = [Pod("default", {"app": "curl"}), Pod("openshift-ingress", dict(controller.labels))]
+    for stranger in strangers:
+        assert not any(netpol.allowed(policies, stranger, pods[name], 5005) for name in INSTANCES)
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_every_models_volume_is_protected_exactly_when_the_stack_says_so(protect: bool) -> None:
+    plan = plan_for("dev", projects=TWO_BY_TWO, protect=protect)
+    claims = {r.name: r for r in plan.of_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    models = {name for name in claims if name.startswith("models")}
+    assert models == {"models" + name[len("rasa") :] for name in INSTANCES}
+    for name in models:
+        assert (claims[name].protect, claims[name].retain_on_delete) == (protect, protect), name
+
+
 BASE = {"rootUrl": "https://botfront.example.com"}
 
 
@@ -183,6 +236,48 @@ def test_bad_projects_are_refused_with_the_key(projects: list[Any], key: str, hi
         parse_settings({**BASE, "projects": projects}, "t")
     matching = [p for p in info.value.problems if p.startswith(f"botfront:{key}: ")]
     assert matching and hint in matching[0], info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("config", "projects", "key", "value", "hint"),
+    [
+        (
+            BASE,
+            [{"id": "bf", "name": "bot"}, {"id": "support", "name": "bot"}],
+            "projects[1].name",
+            "'bot'",
+            "two projects have this Kubernetes name: give each its own",
+        ),
+        (
+            BASE,
+            [{"id": "bf", "rasaUrl": {"development": "https://chat.example.com/bot"}}],
+            "projects[0].rasaUrl.development",
+            "'https://chat.example.com/bot'",
+            "must not have a path: socket.io is served at /socket.io/",
+        ),
+        (
+            {"rootUrl": "http://10.0.0.5", "rasaUrl": "http://10.0.0.6"},
+            [{"id": "bf", "environments": ["development", "production"]}],
+            "projects[0].rasaUrl.production",
+            "None",
+            "required: rootUrl is an IP address, so no Rasa URL can be derived",
+        ),
+        (
+            BASE,
+            [{"id": "bf", "rasaUrl": {"development": "http://chat.example.com"}}],
+            "projects[0].rasaUrl.development",
+            "'http://chat.example.com'",
+            "must be https like rootUrl: browsers block the UI's webchat otherwise",
+        ),
+    ],
+    ids=["same-kubernetes-name", "url-with-path", "ip-root-url-without-rasa-url", "http-under-https"],
+)
+def test_bad_project_names_and_urls_are_refused_with_the_key_and_value(
+    config: dict[str, Any], projects: list[Any], key: str, value: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings({**config, "projects": projects}, "t")
+    assert f"botfront:{key}: got {value}; {hint}" in info.value.problems, info.value.problems
 
 
 def test_several_instances_need_a_release_where_rasa_stores_its_own_models() -> None:
