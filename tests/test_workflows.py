@@ -569,3 +569,233 @@ def test_an_unreadable_passphrase_file_is_refused_for_a_user_who_cannot_read_it(
         assert f"PULUMI_CONFIG_PASSPHRASE_FILE ({phrase}) is not a readable file" in done.stdout
     finally:
         shutil.rmtree(sandbox)
+
+
+# ---- the whole check runs on every pull request and push, and gates every deployment -----------
+
+TEST_WORKFLOW = "./.github/workflows/test.yml"
+CI_RUN = ROOT / ".ci" / "run"
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((WORKFLOWS / name).read_text()))
+
+
+def _triggers(document: dict[str, Any]) -> dict[str, Any]:
+    # PyYAML (YAML 1.1) reads the key `on` as the boolean True.
+    on = document.get("on", document.get(True))
+    return {on: None} if isinstance(on, str) else dict(on)
+
+
+def test_the_test_workflow_runs_the_whole_check_on_pull_requests_pushes_to_main_and_calls() -> None:
+    document = _workflow("test.yml")
+    on = _triggers(document)
+    assert "pull_request" in on and "workflow_call" in on
+    assert on["pull_request"] is None or "types" not in on["pull_request"]  # every kind of update
+    assert on["push"] == {"branches": ["main"]}
+    (job,) = document["jobs"].values()
+    runs = [str(step.get("run", "")).strip() for step in job["steps"]]
+    assert "bash .ci/run" in runs
+    uses = [str(step.get("uses", "")).split("@")[0] for step in job["steps"]]
+    check = runs.index("bash .ci/run")
+    assert uses.index("actions/checkout") < check and uses.index("actions/setup-python") < check
+    # It needs no credential: nothing to read secrets with, and a read-only token.
+    assert not _reads_secrets(document)
+    assert document["permissions"] == {"contents": "read"} and job["permissions"] == {"contents": "read"}
+
+
+def test_the_test_workflow_cancels_only_superseded_pull_request_runs() -> None:
+    concurrency = _workflow("test.yml")["concurrency"]
+    # A deployment's call must never be cancelled: only pull requests share a group across runs.
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    group = concurrency["group"]
+    assert "github.workflow" in group and "github.event.pull_request.number" in group
+    assert "github.run_id" in group
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _upstream(jobs: dict[str, dict[str, Any]], name: str) -> set[str]:
+    """Every job `name` needs, directly or through others."""
+    seen: set[str] = set()
+    todo = _needs(jobs[name])
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(_needs(jobs[current]))
+    return seen
+
+
+def _runs_pulumi_up(job: dict[str, Any]) -> bool:
+    return any(
+        str(step.get("uses", "")).startswith("pulumi/actions@")
+        and (step.get("with") or {}).get("command") == "up"
+        for step in job.get("steps", [])
+    )
+
+
+# A status function in a job's `if:` replaces the implicit success(): `always() && ...` would
+# deploy after failed tests.
+STATUS_FUNCTION = re.compile(r"\b(always|failure|cancelled|success)\s*\(")
+
+
+def test_every_deployment_waits_for_the_whole_check_to_pass() -> None:
+    jobs = _workflow("deploy.yml")["jobs"]
+    deploying = [name for name, job in jobs.items() if _runs_pulumi_up(job)]
+    assert sorted(deploying) == ["prod", "staging"]
+    for name in deploying:
+        gates = [n for n in _upstream(jobs, name) if jobs[n].get("uses") == TEST_WORKFLOW]
+        assert gates, f"deploy.yml:{name} runs `pulumi up` without needing a job that uses test.yml"
+        assert not STATUS_FUNCTION.search(str(jobs[name].get("if", ""))), jobs[name]["if"]
+        # The gate itself always runs and gets no secret (test.yml reads none).
+        for gate in gates:
+            assert "if" not in jobs[gate] and "secrets" not in jobs[gate]
+
+
+def test_the_dependency_walk_and_the_status_check_see_what_they_must() -> None:
+    jobs: dict[str, dict[str, Any]] = {
+        "t": {"uses": TEST_WORKFLOW},
+        "a": {"needs": "t"},
+        "b": {"needs": ["a"]},
+        "c": {},
+    }
+    assert _upstream(jobs, "b") == {"a", "t"} and _upstream(jobs, "c") == set()
+    assert STATUS_FUNCTION.search("always() && github.ref == 'refs/heads/main'")
+    assert not STATUS_FUNCTION.search("github.event_name == 'push'")
+
+
+# ---- .ci/run: the tools the tests need, installed as root or through sudo -----------------------
+
+
+def _ci_run_installs() -> dict[str, str]:
+    """tool -> the Debian package .ci/run installs when the tool is missing."""
+    found = {}
+    for line in CI_RUN.read_text().splitlines():
+        package = re.search(r"\|\|\s*missing\+=\((\S+)\)", line)
+        if package:
+            for tool in re.findall(r"command -v (\S+?)(?=[\s;])", line):
+                found[tool] = package[1]
+    return found
+
+
+def _tools_the_tests_skip_without() -> set[str]:
+    tools: set[str] = set()
+    for path in (ROOT / "tests").glob("*.py"):
+        text = path.read_text()
+        tools.update(re.findall(r"shutil\.which\(\"([^\"]+)\"\)", text))
+        tools.update(re.findall(r"\[\"which\", \"([^\"]+)\"\]", text))
+    return tools
+
+
+def test_ci_installs_every_tool_a_test_skips_without() -> None:
+    tools = _tools_the_tests_skip_without()
+    assert {"strace", "setpriv", "unshare", "node"} <= tools  # the scan finds them
+    installs = _ci_run_installs()
+    # bash runs .ci/run itself, and apt-get cannot run without dpkg.
+    needed = tools - {"bash", "dpkg"}
+    assert needed <= set(installs), f"not installed by .ci/run: {needed - set(installs)}"
+
+
+def test_each_package_ci_installs_provides_its_tool() -> None:
+    if shutil.which("dpkg") is None:
+        pytest.skip("needs dpkg to ask which package owns a file")
+    checked = 0
+    for tool, package in _ci_run_installs().items():
+        where = shutil.which(tool)
+        if where is None:
+            continue
+        owner = subprocess.run(["dpkg", "-S", os.path.realpath(where)], capture_output=True, text=True)
+        if owner.returncode != 0:  # installed some other way (the runner image's node)
+            continue
+        assert owner.stdout.split(":")[0] == package, (
+            f"{tool}: {owner.stdout.strip()}, .ci/run installs {package}"
+        )
+        checked += 1
+    if checked == 0:
+        pytest.skip("none of .ci/run's tools is installed from a Debian package here")
+
+
+STUB = "#!/bin/bash\n"
+# sudo resets the environment (sudoers env_reset): only what passes through `env` reaches apt-get.
+SUDO = (
+    STUB
+    + 'echo "sudo $*" >> "$LOG"\n[ "$1" = -n ] && shift\nexec /usr/bin/env -i PATH="$PATH" LOG="$LOG" "$@"\n'
+)
+APT = STUB + 'echo "apt-get $* frontend=${DEBIAN_FRONTEND:-}" >> "$LOG"\n'
+MAKE = STUB + 'echo "make $*" >> "$LOG"\n'
+
+
+def _run_ci(
+    tmp_path: Path, uid: int, *, sudo: bool, present: tuple[str, ...] = ()
+) -> tuple[int, str, list[str]]:
+    """.ci/run in a copy of its directory, with nothing on PATH but stubs: it finds none of the test
+    tools unless `present`, its apt-get, sudo and make only log, and `id -u` answers `uid`."""
+    checkout = tmp_path / "checkout"
+    (checkout / ".ci").mkdir(parents=True)
+    shutil.copy(CI_RUN, checkout / ".ci" / "run")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for real in ("dirname", "env"):
+        found = shutil.which(real)
+        assert found
+        (bin_dir / real).symlink_to(found)
+    scripts = {"id": STUB + f'[ "$1" = -u ] && echo {uid}\n', "apt-get": APT, "make": MAKE}
+    if sudo:
+        scripts["sudo"] = SUDO
+    scripts.update({tool: STUB for tool in present})
+    for name, text in scripts.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "log"
+    log.write_text("")
+    done = subprocess.run(
+        ["/bin/bash", str(checkout / ".ci" / "run")],
+        env={"PATH": str(bin_dir), "LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, done.stderr, log.read_text().splitlines()
+
+
+CHECKS = ["make setup", "make lint", "make plan-all", "make checkov", "make test"]
+INSTALL = "install -y -qq --no-install-recommends shellcheck nodejs openssl util-linux strace"
+
+
+def test_ci_installs_through_sudo_when_not_root(tmp_path: Path) -> None:
+    code, err, log = _run_ci(tmp_path, 1001, sudo=True)
+    assert code == 0, err
+    assert log == [
+        "sudo -n apt-get update -qq",
+        "apt-get update -qq frontend=",
+        "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get " + INSTALL,
+        f"apt-get {INSTALL} frontend=noninteractive",
+        *CHECKS,
+    ]
+
+
+def test_ci_installs_as_root_without_sudo(tmp_path: Path) -> None:
+    code, err, log = _run_ci(tmp_path, 0, sudo=False)
+    assert code == 0, err
+    assert log == ["apt-get update -qq frontend=", f"apt-get {INSTALL} frontend=noninteractive", *CHECKS]
+
+
+def test_ci_stops_before_any_check_when_it_cannot_install(tmp_path: Path) -> None:
+    code, err, log = _run_ci(tmp_path, 1001, sudo=False, present=("shellcheck", "node", "openssl"))
+    assert code == 1 and log == []
+    assert "needs root or passwordless sudo to install: util-linux strace" in err
+
+
+def test_ci_installs_only_what_is_missing(tmp_path: Path) -> None:
+    everything = ("shellcheck", "node", "openssl", "setpriv", "unshare", "strace")
+    code, err, log = _run_ci(tmp_path, 1001, sudo=True, present=everything)
+    assert code == 0 and log == CHECKS, err
+    code, err, log = _run_ci(tmp_path / "2", 0, sudo=False, present=everything[:-2])
+    assert code == 0, err
+    assert (
+        log[1] == "apt-get install -y -qq --no-install-recommends util-linux strace frontend=noninteractive"
+    )
