@@ -220,9 +220,10 @@ class MongoBackup(pulumi.ComponentResource):
                         BACKUP_SCRIPT,
                         (
                             ("BACKUP_RETENTION", str(settings.retention)),
-                            # Suspending stops only the schedule: a run already under way, or one
-                            # started by hand (kubectl create job --from=cronjob/...), still
-                            # prunes, so it must know which archive to keep.
+                            # Suspending stops only the schedule: a run started by hand (kubectl
+                            # create job --from=cronjob/...) still prunes, so it must know which
+                            # archive to keep. A run already under way keeps its old environment
+                            # (docs/backup-restore.md: wait for it before setting restoreFrom).
                             *((("RESTORE_ARCHIVE", settings.restore_from),) if restoring else ()),
                         ),
                         deadline=BACKUP_DEADLINE_SECONDS,
@@ -284,7 +285,8 @@ class MongoBackup(pulumi.ComponentResource):
                     # Never re-run a completed restore because the program changed (a new image,
                     # new resources): a replaced Job would restore again over newer data. Only a
                     # new archive name (a new Job name), or the failure of this one (above), runs
-                    # a new restore; the replacement gets the program's current spec.
+                    # a new restore; the replacement keeps the failed Job's spec (the engine puts
+                    # ignored inputs back: pulumi@v3.259.0 step_generator.go processIgnoreChanges).
                     ignore_changes=["spec"],
                     # What the provider decides for a named object anyway (see above): the new
                     # Job has the same name, so the failed one must go first.

@@ -255,6 +255,10 @@ def _warnings(c: StackConfig, s: Settings) -> Iterable[str]:
         if i.model_server is None and (i.project_id, i.environment) not in trained:
             yield (f"{where} has no modelServer: Botfront trains only its Instance's Rasa, so this one never "
                    "gets a model; see README.md, Deploying to production")  # fmt: skip
+        elif i.model_server and (i.project_id, i.environment) in trained:
+            yield (f"{where} is the Rasa Botfront trains, yet it pulls from a modelServer: each pull "
+                   "replaces the model Botfront trained; set modelServer only on Rasas Botfront does not "
+                   "train")  # fmt: skip
         elif i.model_server and c.network_policy.enabled and not c.network_policy.extra_egress.get("rasa"):
             url = urlsplit(i.model_server.url)
             port = url.port or (80 if url.scheme == "http" else 443)

@@ -46,7 +46,7 @@ class ConfigError(pulumi.RunError):
 
 
 # user[:password]@ of a URL: never echoed, whichever key it was given under.
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s'\"]*@")
+_USERINFO = re.compile(r"(?<=://)[^\s'\"]*@")  # up to the last @: a password may hold / # ? @
 
 
 def show(value: Any) -> str:

@@ -17,8 +17,9 @@ from ops.bench import CONFIG_MODULES
 ROOT = Path(__file__).resolve().parent.parent
 # 2,015 at stop 17's start; + 2 (two-round header), + 24 (provider credentials in plain text),
 # + 39 (projects[].modelServer: its type, its checks and its two warnings), - 1 (URL credentials
-# refused by the Url type for every key, not by modelServer alone), + 5 (public 0.27.5 warning)
-LINE_BUDGET = 2_084
+# refused by the Url type for every key, not by modelServer alone), + 5 (public 0.27.5 warning),
+# + 4 (a modelServer on the Rasa Botfront trains)
+LINE_BUDGET = 2_088
 # What marks a module as defining, parsing or validating configuration.
 CONFIG_IMPORTS = {"pydantic", "pydantic_core"}
 CONFIG_NAMES = {"Problems", "problems_from", "Model", "fail"}  # from components.validation

@@ -187,6 +187,17 @@ def test_a_model_server_without_an_egress_rule_warns_with_its_port(warnings: lis
     assert "port 443;" in warning
 
 
+def test_a_model_server_on_the_rasa_botfront_trains_warns(warnings: list[str]) -> None:
+    project = {**DEV_AND_PROD, "modelServer": {"development": {"url": SERVER}}}
+    assert model_warnings(warnings, projects=[project], networkPolicy={"extraEgress": RASA_EGRESS}) == [
+        "rasa (project bf, development) is the Rasa Botfront trains, yet it pulls from a modelServer: "
+        "each pull replaces the model Botfront trained; set modelServer only on Rasas Botfront does not "
+        "train",
+        "rasa-bf-production (project bf, production) has no modelServer: Botfront trains only its "
+        "Instance's Rasa, so this one never gets a model; see README.md, Deploying to production",
+    ]
+
+
 @pytest.mark.parametrize(
     "values",
     [

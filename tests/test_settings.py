@@ -384,6 +384,14 @@ def test_secret_keys_stay_secret() -> None:
     assert "smtp://u:p@mail.example.com" not in json.dumps(plan.as_json())
 
 
+@pytest.mark.parametrize("password", ["pa/ss", "pa#ss", "pa?ss", "p@ss", "S3cretPw"])
+def test_no_part_of_a_url_password_is_echoed(password: str) -> None:
+    url = f"https://admin:{password}-S3cretPw@botfront.example.com"
+    with pytest.raises(ConfigError) as info:
+        parse_settings(with_base(rootUrl=url), "t")
+    assert "S3cretPw" not in str(info.value) and password not in str(info.value), str(info.value)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
