@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -322,8 +323,8 @@ def config_text(value: Any) -> tuple[str, bool]:
 
 
 def default_text(value: Any) -> str:
-    """A Pulumi.yaml default (or `value`) as the program receives it; ValueError if the CLI cannot
-    encode it.
+    """A Pulumi.yaml default (or `value`) as the program receives it, its dates already made
+    `_json_time`'s text (which raises ValueError where the CLI cannot encode one).
 
     createConfigValue (pkg/workspace/config.go:170-193) prints a string, int or bool with "%v" and
     JSON-encodes anything else: a float, objects, and a date as encoding/json writes a time.Time.
@@ -331,36 +332,38 @@ def default_text(value: Any) -> str:
     plaintext.go:256-268, marshalText: `pulumi up` never decrypts with the NopDecrypter that would
     keep them, pkg/cmd/pulumi/config/io.go:172-191).
     """
-    return config_text(_json_times(value))[0]
+    return config_text(value)[0]
 
 
-def _json_times(value: Any) -> Any:
-    """`value` with each date as Time.MarshalJSON writes it: RFC 3339, refusing an offset of 24
-    hours or more (golang/go src/time/format_rfc3339.go, appendStrictRFC3339)."""
+def _json_time(value: GoTime) -> str:
+    """A date as Time.MarshalJSON writes it: RFC 3339, refusing an offset of 24 hours or more
+    (golang/go src/time/format_rfc3339.go, appendStrictRFC3339)."""
+    if value.rfc3339[-1] != "Z" and int(value.rfc3339[-5:-3]) >= 24:
+        raise ValueError(
+            f"{value.rfc3339} has an offset of 24 hours or more, which Go's JSON encoder refuses "
+            "(Time.MarshalJSON: timezone hour outside of range [0,23])"
+        )
+    return value.rfc3339
+
+
+def _dates_as(value: Any, convert: Callable[[GoTime], Any], keys: bool = False) -> Any:
+    """`value` with each date (GoTime) at any depth, and as a map key if `keys`, made `convert(date)`."""
     if isinstance(value, GoTime):
-        if value.rfc3339[-1] != "Z" and int(value.rfc3339[-5:-3]) >= 24:
-            raise ValueError(
-                f"{value.rfc3339} has an offset of 24 hours or more, which Go's JSON encoder refuses "
-                "(Time.MarshalJSON: timezone hour outside of range [0,23])"
-            )
-        return value.rfc3339
+        return convert(value)
     if isinstance(value, dict):
-        return {k: _json_times(v) for k, v in value.items()}
+        return {
+            (_dates_as(k, convert, keys) if keys else k): _dates_as(v, convert, keys)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_json_times(v) for v in value]
+        return [_dates_as(v, convert, keys) for v in value]
     return value
 
 
 def _as_stack_value(value: Any) -> Any:
     """`value` as unmarshalObject leaves a stack value: each date is the str of its Go time text,
     at any depth and as a map key (object.go:490-491; :505-510, keys printed with "%v")."""
-    if isinstance(value, GoTime):
-        return str(value)
-    if isinstance(value, dict):
-        return {_as_stack_value(k): _as_stack_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_stack_value(v) for v in value]
-    return value
+    return _dates_as(value, str, keys=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,7 +656,7 @@ def read_stack(stack: str, root: Path) -> StackFile:
     for key, default in project.defaults.items():
         if key not in given:
             try:
-                encoded = _json_times(default)
+                encoded = _dates_as(default, _json_time)
                 values[key] = default_text(encoded)
             except ValueError as error:  # what createConfigValue cannot encode fails `pulumi up`
                 problems.append(f"Pulumi.yaml: default of '{key}': {error}")

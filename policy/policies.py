@@ -549,14 +549,6 @@ def size_limit_problem(size_limit: Any) -> str | None:
     return None
 
 
-def _known(read: Callable[[], Any]) -> Any:
-    """`read()`, or None when it reads a value that is unknown during preview."""
-    try:
-        return read()
-    except UnknownValueError:
-        return None
-
-
 def _empty_dir_problem(volume: Any, index: int) -> str | None:
     """`volume "tmp" is an emptyDir that has no sizeLimit`, or None (bounded, or not an emptyDir).
 
@@ -569,9 +561,9 @@ def _empty_dir_problem(volume: Any, index: int) -> str | None:
     if problem is None:
         return None
     # The volume is refused whatever its name and medium: an unknown one only changes the words.
-    name = _known(lambda: child(volume, "name"))
+    name = _read(volume, "name")
     label = f'volume "{name}"' if isinstance(name, str) and name else f"volumes[{index}]"
-    if _known(lambda: child(empty_dir, "medium")) == "Memory":
+    if _read(empty_dir, "medium") == "Memory":
         what, risk = "a memory-backed emptyDir (medium: Memory)", "take the pod's whole memory limit"
     else:
         what, risk = "an emptyDir", "fill the node's disk"
